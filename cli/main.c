@@ -1,0 +1,93 @@
+/* sluice: the command table and dispatch, after git.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary; /* NULL: not listed in --help (internal) */
+};
+
+static const struct command commands[] = {
+    {"validate", cmd_validate, "check pipeline files; errors as FILE:LINE:COL"},
+    {"graph", cmd_graph, "draw a pipeline's dependency graph (text, dot, svg)"},
+    {"shim", cmd_shim, NULL},
+};
+
+static const char usage[] =
+    "usage: sluice [--version] [--help] COMMAND [ARGS]\n"
+    "\n"
+    "sluice runs machine-learning pipelines described in YAML, records every run in\n"
+    "SQLite, and serves their history as a web page.\n"
+    "\n"
+    "commands:\n";
+
+static void print_usage(FILE *out)
+{
+    fputs(usage, out);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].summary)
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nrun 'sluice COMMAND --help' for a command's options.\n", out);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_help(int argc, char **argv, const char *cmd_usage)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(cmd_usage, stdout);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cli_usage_error(const char *cmd_usage, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(cmd_usage, stderr);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s'; see 'sluice --help'", name);
+    return EXIT_USAGE;
+}
