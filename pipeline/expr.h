@@ -64,8 +64,8 @@ struct expr_scope {
 
 /* Type-check e. On success returns 0 and sets *type. On failure returns -1, sets *err_offset
  * (byte offset of the offending node) and msg, e.g. "unknown parameter 'max_dpth'" or
- * "operator '<' needs numbers, got string and number". Every step a node refers to is
- * reported to dep_cb (may be NULL), so callers can add the implied graph edges. */
+ * "operator '<' needs numbers, got string and number"; a binary operator's offset is that of
+ * the operator. The steps a tree refers to are listed by expr_each_step. */
 int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_type *type,
                int *err_offset, char *msg, size_t msgsz);
 

@@ -167,5 +167,9 @@ void tmpl_release(struct tmpl *t);
  * Returns the text (caller frees), or NULL with msg set. */
 char *tmpl_expand(const struct tmpl *t, const struct expr_env *env, bool shell_quote, char *msg,
                   size_t msgsz);
+/* Type-check every `${{ }}` hole of t against scope (a hole may have any type). Returns 0, or
+ * -1 with *err_offset (byte offset in t->src) and msg set, e.g. "unknown parameter 'x'". */
+int tmpl_check(const struct tmpl *t, const struct expr_scope *scope, int *err_offset, char *msg,
+               size_t msgsz);
 
 #endif

@@ -1,0 +1,947 @@
+/* The expression language of templates and `when:` conditions: a hand-written lexer and
+ * recursive-descent parser into a tree, a type checker against the pipeline's scope, and an
+ * evaluator against a run. Hostile input (fuzzed pipeline files) must never crash it, so
+ * nesting is capped and every message quotes at most a short, escaped excerpt. */
+#include "pipeline/expr.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+/* Deeper than this is never written by a person; the cap keeps every recursive walk of the
+ * tree (check, eval, free) far from the end of the stack. */
+#define EXPR_MAX_DEPTH 200
+/* How much of an offending token a message quotes. */
+#define QUOTE_MAX 40
+
+enum tok_kind {
+    TOK_END,
+    TOK_NUMBER,
+    TOK_STRING,
+    TOK_NAME, /* a dotted path such as params.x or true */
+    TOK_LPAREN,
+    TOK_RPAREN,
+    TOK_NOT,
+    TOK_AND,
+    TOK_OR,
+    TOK_EQ,
+    TOK_NE,
+    TOK_LT,
+    TOK_LE,
+    TOK_GT,
+    TOK_GE,
+    TOK_ERROR, /* the lexer already wrote the message */
+};
+
+struct token {
+    enum tok_kind kind;
+    size_t start, len; /* the lexeme in src */
+    double num;        /* TOK_NUMBER */
+    char *str;         /* TOK_STRING: the unescaped text, owned by the parser */
+};
+
+struct parser {
+    const char *src;
+    size_t len;
+    size_t pos;     /* next byte the lexer reads */
+    struct token tok; /* the current token */
+    int nest;       /* current recursion depth of the parser */
+    bool failed;
+    int err_offset;
+    char *msg;
+    size_t msgsz;
+};
+
+static void set_msg(char *msg, size_t msgsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *msg, size_t msgsz, const char *fmt, ...)
+{
+    if (!msg || !msgsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msgsz, fmt, ap);
+    va_end(ap);
+}
+
+/* Only the first error counts: later ones are consequences of it. */
+static void fail(struct parser *p, size_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct parser *p, size_t offset, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    p->err_offset = (int)offset;
+    if (p->msg && p->msgsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->msg, p->msgsz, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Copy at most QUOTE_MAX bytes of s[0..n) into out, escaping anything that is not printable
+ * ASCII, so that a message never carries raw control bytes to a terminal. */
+static const char *excerpt(char out[static QUOTE_MAX * 4 + 4], const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            out[o++] = (char)c;
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", c);
+    }
+    if (n > QUOTE_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static bool is_name_start(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool is_name_char(int c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+static bool is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int peek_at(const struct parser *p, size_t i)
+{
+    return i < p->len ? (unsigned char)p->src[i] : -1;
+}
+
+static void lex_number(struct parser *p)
+{
+    size_t i = p->pos;
+    if (peek_at(p, i) == '-' || peek_at(p, i) == '+')
+        i++;
+    while (is_digit(peek_at(p, i)))
+        i++;
+    if (peek_at(p, i) == '.' && is_digit(peek_at(p, i + 1))) {
+        i++;
+        while (is_digit(peek_at(p, i)))
+            i++;
+    }
+    if (peek_at(p, i) == 'e' || peek_at(p, i) == 'E') {
+        size_t j = i + 1;
+        if (peek_at(p, j) == '-' || peek_at(p, j) == '+')
+            j++;
+        if (is_digit(peek_at(p, j))) {
+            while (is_digit(peek_at(p, j)))
+                j++;
+            i = j;
+        }
+    }
+    size_t n = i - p->pos;
+    char q[QUOTE_MAX * 4 + 4];
+    /* "1x" or "2.foo" is a typo, not a number followed by something */
+    if (is_name_char(peek_at(p, i)) || peek_at(p, i) == '.') {
+        size_t j = i;
+        while (is_name_char(peek_at(p, j)) || peek_at(p, j) == '.')
+            j++;
+        fail(p, p->pos, "invalid number '%s'", excerpt(q, p->src + p->pos, j - p->pos));
+        p->tok.kind = TOK_ERROR;
+        return;
+    }
+    char *text = xstrndup(p->src + p->pos, n);
+    errno = 0;
+    double v = strtod(text, NULL);
+    free(text);
+    if (errno == ERANGE && isinf(v)) {
+        fail(p, p->pos, "number '%s' is out of range", excerpt(q, p->src + p->pos, n));
+        p->tok.kind = TOK_ERROR;
+        return;
+    }
+    p->tok.kind = TOK_NUMBER;
+    p->tok.num = v;
+    p->tok.len = n;
+    p->pos = i;
+}
+
+static void lex_string(struct parser *p)
+{
+    char quote = p->src[p->pos];
+    struct strbuf sb = STRBUF_INIT;
+    size_t i = p->pos + 1;
+    for (;;) {
+        int c = peek_at(p, i);
+        if (c < 0) {
+            fail(p, p->pos, "unterminated string");
+            goto error;
+        }
+        if (c == quote)
+            break;
+        if (c == '\0') {
+            fail(p, i, "unexpected '\\x00'");
+            goto error;
+        }
+        if (c == '\\') {
+            int e = peek_at(p, i + 1);
+            switch (e) {
+            case '\\': case '\'': case '"':
+                strbuf_addch(&sb, e);
+                break;
+            case 'n':
+                strbuf_addch(&sb, '\n');
+                break;
+            case 't':
+                strbuf_addch(&sb, '\t');
+                break;
+            case -1:
+                fail(p, p->pos, "unterminated string");
+                goto error;
+            default: {
+                char q[QUOTE_MAX * 4 + 4];
+                fail(p, i, "unknown escape '\\%s'", excerpt(q, p->src + i + 1, 1));
+                goto error;
+            }
+            }
+            i += 2;
+            continue;
+        }
+        strbuf_addch(&sb, c);
+        i++;
+    }
+    p->tok.kind = TOK_STRING;
+    p->tok.str = strbuf_detach(&sb, NULL);
+    p->tok.len = i + 1 - p->pos;
+    p->pos = i + 1;
+    return;
+error:
+    strbuf_release(&sb);
+    p->tok.kind = TOK_ERROR;
+}
+
+/* A dotted path: NAME ( "." NAME )*, with no blanks around the dots. */
+static void lex_name(struct parser *p)
+{
+    size_t i = p->pos;
+    for (;;) {
+        while (is_name_char(peek_at(p, i)))
+            i++;
+        if (peek_at(p, i) != '.')
+            break;
+        if (!is_name_start(peek_at(p, i + 1))) {
+            char q[QUOTE_MAX * 4 + 4];
+            if (i + 1 >= p->len)
+                fail(p, i + 1, "expected a name after '%s'", excerpt(q, p->src + p->pos,
+                                                                    i + 1 - p->pos));
+            else
+                fail(p, i + 1, "unexpected '%s'", excerpt(q, p->src + i + 1, 1));
+            p->tok.kind = TOK_ERROR;
+            return;
+        }
+        i++;
+    }
+    p->tok.kind = TOK_NAME;
+    p->tok.len = i - p->pos;
+    p->pos = i;
+}
+
+static void next(struct parser *p)
+{
+    free(p->tok.str);
+    p->tok.str = NULL;
+    if (p->failed) {
+        p->tok.kind = TOK_ERROR;
+        return;
+    }
+    while (p->pos < p->len && p->src[p->pos] && strchr(" \t\r\n", p->src[p->pos]))
+        p->pos++;
+    p->tok.start = p->pos;
+    p->tok.len = 1;
+    int c = peek_at(p, p->pos), c2 = peek_at(p, p->pos + 1);
+    enum tok_kind two = TOK_END;
+    switch (c) {
+    case -1:
+        p->tok.kind = TOK_END;
+        p->tok.len = 0;
+        return;
+    case '(':
+        p->tok.kind = TOK_LPAREN;
+        p->pos++;
+        return;
+    case ')':
+        p->tok.kind = TOK_RPAREN;
+        p->pos++;
+        return;
+    case '\'':
+    case '"':
+        lex_string(p);
+        return;
+    case '&':
+        two = c2 == '&' ? TOK_AND : TOK_END;
+        break;
+    case '|':
+        two = c2 == '|' ? TOK_OR : TOK_END;
+        break;
+    case '=':
+        two = c2 == '=' ? TOK_EQ : TOK_END;
+        break;
+    case '!':
+        two = c2 == '=' ? TOK_NE : TOK_END;
+        if (two == TOK_END) {
+            p->tok.kind = TOK_NOT;
+            p->pos++;
+            return;
+        }
+        break;
+    case '<':
+    case '>':
+        if (c2 == '=') {
+            two = c == '<' ? TOK_LE : TOK_GE;
+        } else {
+            p->tok.kind = c == '<' ? TOK_LT : TOK_GT;
+            p->pos++;
+            return;
+        }
+        break;
+    case '-':
+    case '+':
+        if (is_digit(c2) || (c2 == '.' && is_digit(peek_at(p, p->pos + 2)))) {
+            lex_number(p);
+            return;
+        }
+        break;
+    case '.':
+        if (is_digit(c2)) {
+            lex_number(p);
+            return;
+        }
+        break;
+    default:
+        if (is_digit(c)) {
+            lex_number(p);
+            return;
+        }
+        if (is_name_start(c)) {
+            lex_name(p);
+            return;
+        }
+        break;
+    }
+    if (two != TOK_END) {
+        p->tok.kind = two;
+        p->tok.len = 2;
+        p->pos += 2;
+        return;
+    }
+    char q[QUOTE_MAX * 4 + 4];
+    if (c == '=')
+        fail(p, p->pos, "unexpected '=' (use '==' to compare)");
+    else
+        fail(p, p->pos, "unexpected '%s'", excerpt(q, p->src + p->pos, 1));
+    p->tok.kind = TOK_ERROR;
+}
+
+/* "unexpected 'x'" for the current token, or the end of the text. */
+static void fail_unexpected(struct parser *p)
+{
+    char q[QUOTE_MAX * 4 + 4];
+    if (p->tok.kind == TOK_END)
+        fail(p, p->tok.start, "unexpected end of expression");
+    else
+        fail(p, p->tok.start, "unexpected '%s'", excerpt(q, p->src + p->tok.start, p->tok.len));
+}
+
+static struct expr *node_new(enum expr_op op, size_t offset)
+{
+    struct expr *e = xcalloc(1, sizeof(*e));
+    e->op = op;
+    e->offset = (int)offset;
+    return e;
+}
+
+void expr_free(struct expr *e)
+{
+    if (!e)
+        return;
+    expr_free(e->lhs);
+    expr_free(e->rhs);
+    free(e->str);
+    free(e->step);
+    free(e->name);
+    free(e);
+}
+
+static struct expr *parse_or(struct parser *p, int *depth);
+
+/* Turn a dotted path into a reference node, or fail. */
+static struct expr *make_ref(struct parser *p)
+{
+    const char *s = p->src + p->tok.start;
+    size_t n = p->tok.len;
+    /* split into at most 5 segments; more is always an unknown reference */
+    const char *seg[5];
+    size_t seglen[5];
+    size_t nseg = 0;
+    size_t i = 0;
+    while (i <= n && nseg < 5) {
+        size_t j = i;
+        while (j < n && s[j] != '.')
+            j++;
+        seg[nseg] = s + i;
+        seglen[nseg] = j - i;
+        nseg++;
+        i = j + 1;
+    }
+    bool more = i <= n;
+#define SEG_IS(k, lit) (seglen[k] == sizeof(lit) - 1 && !memcmp(seg[k], lit, sizeof(lit) - 1))
+    struct expr *e = NULL;
+    if (!more && nseg == 1 && (SEG_IS(0, "true") || SEG_IS(0, "false"))) {
+        e = node_new(EXPR_BOOL, p->tok.start);
+        e->b = SEG_IS(0, "true");
+    } else if (!more && nseg == 2 && SEG_IS(0, "params")) {
+        e = node_new(EXPR_PARAM, p->tok.start);
+        e->name = xstrndup(seg[1], seglen[1]);
+    } else if (!more && nseg == 2 && SEG_IS(0, "run") && SEG_IS(1, "id")) {
+        e = node_new(EXPR_RUN_ID, p->tok.start);
+    } else if (!more && nseg == 3 && SEG_IS(0, "steps") && SEG_IS(2, "status")) {
+        e = node_new(EXPR_STEP_STATUS, p->tok.start);
+        e->step = xstrndup(seg[1], seglen[1]);
+    } else if (!more && nseg == 4 && SEG_IS(0, "steps") && SEG_IS(2, "metrics")) {
+        e = node_new(EXPR_STEP_METRIC, p->tok.start);
+        e->step = xstrndup(seg[1], seglen[1]);
+        e->name = xstrndup(seg[3], seglen[3]);
+    } else {
+        char q[QUOTE_MAX * 4 + 4];
+        fail(p, p->tok.start, "unknown reference '%s'", excerpt(q, s, n));
+        return NULL;
+    }
+#undef SEG_IS
+    next(p);
+    return e;
+}
+
+static struct expr *parse_primary(struct parser *p, int *depth)
+{
+    struct expr *e;
+    *depth = 1;
+    switch (p->tok.kind) {
+    case TOK_NUMBER:
+        e = node_new(EXPR_NUMBER, p->tok.start);
+        e->num = p->tok.num;
+        next(p);
+        return e;
+    case TOK_STRING:
+        e = node_new(EXPR_STRING, p->tok.start);
+        e->str = p->tok.str;
+        p->tok.str = NULL;
+        next(p);
+        return e;
+    case TOK_NAME:
+        return make_ref(p);
+    case TOK_LPAREN: {
+        next(p);
+        e = parse_or(p, depth);
+        if (!e)
+            return NULL;
+        if (p->tok.kind != TOK_RPAREN) {
+            char q[QUOTE_MAX * 4 + 4];
+            if (p->tok.kind == TOK_END)
+                fail(p, p->tok.start, "expected ')'");
+            else
+                fail(p, p->tok.start, "expected ')', found '%s'",
+                     excerpt(q, p->src + p->tok.start, p->tok.len));
+            expr_free(e);
+            return NULL;
+        }
+        next(p);
+        return e;
+    }
+    case TOK_ERROR:
+        return NULL;
+    default:
+        fail_unexpected(p);
+        return NULL;
+    }
+}
+
+static bool is_cmp(enum tok_kind k, enum expr_op *op)
+{
+    switch (k) {
+    case TOK_EQ: *op = EXPR_EQ; return true;
+    case TOK_NE: *op = EXPR_NE; return true;
+    case TOK_LT: *op = EXPR_LT; return true;
+    case TOK_LE: *op = EXPR_LE; return true;
+    case TOK_GT: *op = EXPR_GT; return true;
+    case TOK_GE: *op = EXPR_GE; return true;
+    default: return false;
+    }
+}
+
+/* A binary node, unless it would make the tree deeper than the cap. */
+static struct expr *join(struct parser *p, enum expr_op op, size_t offset, struct expr *lhs,
+                         int dl, struct expr *rhs, int dr, int *depth)
+{
+    *depth = (dl > dr ? dl : dr) + 1;
+    if (*depth > EXPR_MAX_DEPTH) {
+        fail(p, offset, "expression nests too deeply");
+        expr_free(lhs);
+        expr_free(rhs);
+        return NULL;
+    }
+    struct expr *e = node_new(op, offset);
+    e->lhs = lhs;
+    e->rhs = rhs;
+    return e;
+}
+
+static struct expr *parse_cmp(struct parser *p, int *depth)
+{
+    int dl, dr;
+    struct expr *lhs = parse_primary(p, &dl);
+    enum expr_op op;
+    *depth = dl;
+    if (!lhs || !is_cmp(p->tok.kind, &op))
+        return lhs;
+    size_t at = p->tok.start;
+    next(p);
+    struct expr *rhs = parse_primary(p, &dr);
+    if (!rhs) {
+        expr_free(lhs);
+        return NULL;
+    }
+    enum expr_op op2;
+    if (is_cmp(p->tok.kind, &op2)) {
+        /* "1 < x < 3" does not mean what it seems to in any language that accepts it */
+        fail(p, p->tok.start, "comparisons cannot be chained; join them with '&&'");
+        expr_free(lhs);
+        expr_free(rhs);
+        return NULL;
+    }
+    return join(p, op, at, lhs, dl, rhs, dr, depth);
+}
+
+static struct expr *parse_not(struct parser *p, int *depth)
+{
+    if (p->tok.kind != TOK_NOT)
+        return parse_cmp(p, depth);
+    size_t at = p->tok.start;
+    if (++p->nest > EXPR_MAX_DEPTH) {
+        fail(p, at, "expression nests too deeply");
+        return NULL;
+    }
+    next(p);
+    struct expr *sub = parse_not(p, depth);
+    p->nest--;
+    if (!sub)
+        return NULL;
+    if (++*depth > EXPR_MAX_DEPTH) {
+        fail(p, at, "expression nests too deeply");
+        expr_free(sub);
+        return NULL;
+    }
+    struct expr *e = node_new(EXPR_NOT, at);
+    e->lhs = sub;
+    return e;
+}
+
+static struct expr *parse_and(struct parser *p, int *depth)
+{
+    struct expr *e = parse_not(p, depth);
+    while (e && p->tok.kind == TOK_AND) {
+        size_t at = p->tok.start;
+        next(p);
+        int dr;
+        struct expr *rhs = parse_not(p, &dr);
+        if (!rhs) {
+            expr_free(e);
+            return NULL;
+        }
+        e = join(p, EXPR_AND, at, e, *depth, rhs, dr, depth);
+    }
+    return e;
+}
+
+static struct expr *parse_or(struct parser *p, int *depth)
+{
+    if (++p->nest > EXPR_MAX_DEPTH) {
+        fail(p, p->tok.start, "expression nests too deeply");
+        return NULL;
+    }
+    struct expr *e = parse_and(p, depth);
+    while (e && p->tok.kind == TOK_OR) {
+        size_t at = p->tok.start;
+        next(p);
+        int dr;
+        struct expr *rhs = parse_and(p, &dr);
+        if (!rhs) {
+            expr_free(e);
+            return NULL;
+        }
+        e = join(p, EXPR_OR, at, e, *depth, rhs, dr, depth);
+    }
+    p->nest--;
+    return e;
+}
+
+struct expr *expr_parse(const char *src, size_t len, int *err_offset, char *msg, size_t msgsz)
+{
+    struct parser p = {.src = src ? src : "", .len = src ? len : 0, .msg = msg, .msgsz = msgsz};
+    int depth;
+    struct expr *e = NULL;
+    if (msg && msgsz)
+        msg[0] = '\0';
+    /* offsets are ints in the tree; a longer text cannot be pointed into */
+    if (p.len > (size_t)1 << 30) {
+        fail(&p, 0, "expression is too long");
+        goto out;
+    }
+    next(&p);
+    if (p.tok.kind == TOK_END) {
+        fail(&p, p.tok.start, "empty expression");
+        goto out;
+    }
+    e = parse_or(&p, &depth);
+    if (e && p.tok.kind != TOK_END) {
+        fail_unexpected(&p);
+        expr_free(e);
+        e = NULL;
+    }
+out:
+    free(p.tok.str);
+    if (!e && err_offset)
+        *err_offset = p.err_offset;
+    return e;
+}
+
+/* ---- type checking ---- */
+
+static const char *type_name(enum expr_type t)
+{
+    switch (t) {
+    case TYPE_NUMBER: return "number";
+    case TYPE_STRING: return "string";
+    case TYPE_BOOL: return "boolean";
+    }
+    return "unknown";
+}
+
+static const char *op_name(enum expr_op op)
+{
+    switch (op) {
+    case EXPR_NOT: return "!";
+    case EXPR_AND: return "&&";
+    case EXPR_OR: return "||";
+    case EXPR_EQ: return "==";
+    case EXPR_NE: return "!=";
+    case EXPR_LT: return "<";
+    case EXPR_LE: return "<=";
+    case EXPR_GT: return ">";
+    case EXPR_GE: return ">=";
+    default: return "?";
+    }
+}
+
+/* The rule shared by the checker and the evaluator: the type of op applied to operands of
+ * types a and b (b ignored for '!'), or false with msg set. */
+static bool op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum expr_type *res,
+                      char *msg, size_t msgsz)
+{
+    switch (op) {
+    case EXPR_NOT:
+        if (a != TYPE_BOOL) {
+            set_msg(msg, msgsz, "operator '!' needs a boolean, got %s", type_name(a));
+            return false;
+        }
+        break;
+    case EXPR_AND:
+    case EXPR_OR:
+        if (a != TYPE_BOOL || b != TYPE_BOOL) {
+            set_msg(msg, msgsz, "operator '%s' needs booleans, got %s and %s", op_name(op),
+                    type_name(a), type_name(b));
+            return false;
+        }
+        break;
+    case EXPR_EQ:
+    case EXPR_NE:
+        if (a != b) {
+            set_msg(msg, msgsz, "operator '%s' needs operands of the same type, got %s and %s",
+                    op_name(op), type_name(a), type_name(b));
+            return false;
+        }
+        break;
+    case EXPR_LT:
+    case EXPR_LE:
+    case EXPR_GT:
+    case EXPR_GE:
+        if (!(a == b && (a == TYPE_NUMBER || a == TYPE_STRING))) {
+            set_msg(msg, msgsz, "operator '%s' needs numbers, got %s and %s", op_name(op),
+                    type_name(a), type_name(b));
+            return false;
+        }
+        break;
+    default:
+        BUG("op_result on a leaf (%d)", (int)op);
+    }
+    *res = TYPE_BOOL;
+    return true;
+}
+
+int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_type *type,
+               int *err_offset, char *msg, size_t msgsz)
+{
+    enum expr_type a, b = TYPE_BOOL, t;
+    int off = e ? e->offset : 0;
+    if (!e) {
+        set_msg(msg, msgsz, "empty expression");
+        goto fail;
+    }
+    switch (e->op) {
+    case EXPR_NUMBER:
+    case EXPR_RUN_ID:
+    case EXPR_STEP_METRIC:
+        t = TYPE_NUMBER;
+        break;
+    case EXPR_STRING:
+    case EXPR_STEP_STATUS:
+        t = TYPE_STRING;
+        break;
+    case EXPR_BOOL:
+        t = TYPE_BOOL;
+        break;
+    case EXPR_PARAM:
+        if (!scope || !scope->param_type || !scope->param_type(scope->data, e->name, &t)) {
+            char q[QUOTE_MAX * 4 + 4];
+            set_msg(msg, msgsz, "unknown parameter '%s'", excerpt(q, e->name, strlen(e->name)));
+            goto fail;
+        }
+        break;
+    default:
+        if (expr_check(e->lhs, scope, &a, err_offset, msg, msgsz) < 0)
+            return -1;
+        if (e->op != EXPR_NOT && expr_check(e->rhs, scope, &b, err_offset, msg, msgsz) < 0)
+            return -1;
+        if (!op_result(e->op, a, b, &t, msg, msgsz))
+            goto fail;
+        break;
+    }
+    if (e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS) {
+        if (!scope || !scope->has_step || !scope->has_step(scope->data, e->step)) {
+            char q[QUOTE_MAX * 4 + 4];
+            set_msg(msg, msgsz, "unknown step '%s'", excerpt(q, e->step, strlen(e->step)));
+            goto fail;
+        }
+    }
+    if (type)
+        *type = t;
+    return 0;
+fail:
+    if (err_offset)
+        *err_offset = off;
+    return -1;
+}
+
+void expr_each_step(const struct expr *e, void (*cb)(void *data, const char *step), void *data)
+{
+    if (!e)
+        return;
+    if (e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS)
+        cb(data, e->step);
+    expr_each_step(e->lhs, cb, data);
+    expr_each_step(e->rhs, cb, data);
+}
+
+/* ---- values and evaluation ---- */
+
+void value_release(struct value *v)
+{
+    if (!v)
+        return;
+    free(v->str);
+    v->str = NULL;
+}
+
+char *value_to_string(const struct value *v)
+{
+    switch (v->type) {
+    case TYPE_STRING:
+        return xstrdup(v->str ? v->str : "");
+    case TYPE_BOOL:
+        return xstrdup(v->b ? "true" : "false");
+    case TYPE_NUMBER:
+        break;
+    }
+    double x = v->num;
+    if (isnan(x))
+        return xstrdup("nan");
+    if (isinf(x))
+        return xstrdup(x < 0 ? "-inf" : "inf");
+    if (x == 0)
+        return xstrdup("0"); /* also for -0, which no user means */
+    /* whole numbers print in full, not as 1e+15, up to where doubles stop being exact
+     * integers anyway */
+    if (x == floor(x) && fabs(x) < 9007199254740992.0)
+        return xasprintf("%.0f", x);
+    char buf[64];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return xstrdup(buf);
+}
+
+/* a OP b for two values of one type (numbers compared as doubles, strings bytewise). */
+static bool compare(enum expr_op op, const struct value *a, const struct value *b)
+{
+    int c;
+    if (a->type == TYPE_NUMBER) /* not via c: every comparison with NaN is false */
+        switch (op) {
+        case EXPR_EQ: return a->num == b->num;
+        case EXPR_NE: return a->num != b->num;
+        case EXPR_LT: return a->num < b->num;
+        case EXPR_LE: return a->num <= b->num;
+        case EXPR_GT: return a->num > b->num;
+        case EXPR_GE: return a->num >= b->num;
+        default: BUG("not a comparison (%d)", (int)op);
+        }
+    if (a->type == TYPE_STRING)
+        c = strcmp(a->str ? a->str : "", b->str ? b->str : "");
+    else
+        c = (int)a->b - (int)b->b;
+    switch (op) {
+    case EXPR_EQ: return c == 0;
+    case EXPR_NE: return c != 0;
+    case EXPR_LT: return c < 0;
+    case EXPR_LE: return c <= 0;
+    case EXPR_GT: return c > 0;
+    case EXPR_GE: return c >= 0;
+    default: BUG("not a comparison (%d)", (int)op);
+    }
+}
+
+static int eval(const struct expr *e, const struct expr_env *env, struct value *out, char *msg,
+                size_t msgsz)
+{
+    memset(out, 0, sizeof(*out));
+    struct value a = {0}, b = {0};
+    int rc = -1;
+    char q1[QUOTE_MAX * 4 + 4], q2[QUOTE_MAX * 4 + 4];
+    switch (e->op) {
+    case EXPR_NUMBER:
+        out->type = TYPE_NUMBER;
+        out->num = e->num;
+        return 0;
+    case EXPR_STRING:
+        out->type = TYPE_STRING;
+        out->str = xstrdup(e->str);
+        return 0;
+    case EXPR_BOOL:
+        out->type = TYPE_BOOL;
+        out->b = e->b;
+        return 0;
+    case EXPR_RUN_ID:
+        out->type = TYPE_NUMBER;
+        out->num = (double)env->run_id;
+        return 0;
+    case EXPR_PARAM: {
+        struct value v = {0};
+        if (!env->param || env->param(env->data, e->name, &v) < 0) {
+            set_msg(msg, msgsz, "parameter '%s' has no value",
+                    excerpt(q1, e->name, strlen(e->name)));
+            return -1;
+        }
+        /* the env's value is borrowed: keep a copy */
+        *out = v;
+        if (v.type == TYPE_STRING)
+            out->str = xstrdup(v.str ? v.str : "");
+        else
+            out->str = NULL;
+        return 0;
+    }
+    case EXPR_STEP_METRIC:
+        out->type = TYPE_NUMBER;
+        if (!env->metric || env->metric(env->data, e->step, e->name, &out->num) < 0) {
+            set_msg(msg, msgsz, "metric '%s' of step '%s' does not exist",
+                    excerpt(q1, e->name, strlen(e->name)), excerpt(q2, e->step, strlen(e->step)));
+            return -1;
+        }
+        return 0;
+    case EXPR_STEP_STATUS: {
+        const char *s = NULL;
+        if (!env->status || env->status(env->data, e->step, &s) < 0 || !s) {
+            set_msg(msg, msgsz, "status of step '%s' is not known",
+                    excerpt(q1, e->step, strlen(e->step)));
+            return -1;
+        }
+        out->type = TYPE_STRING;
+        out->str = xstrdup(s);
+        return 0;
+    }
+    default:
+        break;
+    }
+
+    enum expr_type t;
+    if (eval(e->lhs, env, &a, msg, msgsz) < 0)
+        goto out;
+    if (e->op == EXPR_NOT) {
+        if (!op_result(e->op, a.type, a.type, &t, msg, msgsz))
+            goto out;
+        out->type = TYPE_BOOL;
+        out->b = !a.b;
+        rc = 0;
+        goto out;
+    }
+    /* short circuit: the right side may name a metric that only exists when the left holds */
+    if ((e->op == EXPR_AND || e->op == EXPR_OR) && a.type == TYPE_BOOL &&
+        a.b == (e->op == EXPR_OR)) {
+        out->type = TYPE_BOOL;
+        out->b = a.b;
+        rc = 0;
+        goto out;
+    }
+    if (eval(e->rhs, env, &b, msg, msgsz) < 0)
+        goto out;
+    /* the tree was checked against declared types; a run's values may still disagree */
+    if (!op_result(e->op, a.type, b.type, &t, msg, msgsz))
+        goto out;
+    out->type = TYPE_BOOL;
+    if (e->op == EXPR_AND || e->op == EXPR_OR)
+        out->b = b.b;
+    else
+        out->b = compare(e->op, &a, &b);
+    rc = 0;
+out:
+    value_release(&a);
+    value_release(&b);
+    return rc;
+}
+
+int expr_eval(const struct expr *e, const struct expr_env *env, struct value *out, char *msg,
+              size_t msgsz)
+{
+    if (msg && msgsz)
+        msg[0] = '\0';
+    if (!e) {
+        memset(out, 0, sizeof(*out));
+        set_msg(msg, msgsz, "empty expression");
+        return -1;
+    }
+    if (eval(e, env, out, msg, msgsz) < 0) {
+        value_release(out);
+        return -1;
+    }
+    return 0;
+}
