@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g $(WARN)
 CFLAGS ?= -O2
 LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libuv 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)

@@ -1,0 +1,31 @@
+/* The artifact store: content-addressed copies of step outputs under
+ * HOME/artifacts/sha256/ab/cdef… (hard links where possible), and their SHA-256 digests. */
+#ifndef SLUICE_ARTIFACT_H
+#define SLUICE_ARTIFACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define DIGEST_HEX_LEN 64
+
+/* Digest of a file, or of a folder: SHA-256 over its entries sorted by relative path, each as
+ * "f PATH SHA256 SIZE\n", "d PATH\n" or "l PATH TARGET\n". Fills hex (65 bytes), *size (sum
+ * of file sizes) and *is_dir. */
+int artifact_hash(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size, bool *is_dir,
+                  struct err *e);
+
+/* The store path of a digest (caller frees): HOME/artifacts/sha256/ab/cdef… */
+char *artifact_path(const char *home, const char *hex);
+
+/* Put the file or folder at path into the store under its digest, unless already there: a
+ * hard link (a copy across file systems), made read-only. The original stays in place. */
+int artifact_store(const char *home, const char *path, const char *hex, bool is_dir,
+                   struct err *e);
+
+/* SHA-256 of a memory buffer, as hex. */
+void sha256_hex(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1]);
+
+#endif

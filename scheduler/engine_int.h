@@ -1,0 +1,115 @@
+/* The engine's insides, shared by engine.c (the loop, runs, recovery) and step_exec.c (what
+ * one attempt runs, its cache key, and what it leaves behind). Not for other parts. */
+#ifndef SLUICE_ENGINE_INT_H
+#define SLUICE_ENGINE_INT_H
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include "pipeline/graph.h"
+#include "pipeline/spec.h"
+#include "scheduler/engine.h"
+#include "scheduler/plan.h"
+#include "util/strbuf.h"
+
+struct run_ctx;
+
+struct output_rec {
+    char *name;
+    char digest[65];
+    int64_t size;
+    int64_t artifact_id;
+};
+
+struct step_rt {
+    struct run_ctx *run;
+    size_t index;
+    const struct step *spec;
+    int64_t row_id;
+    int attempts;            /* attempts that count toward retries */
+    int64_t attempt_id;      /* current attempt, 0 when none */
+    int attempt_n;
+    char *attempt_dir;       /* HOME/runs/RUN/STEP/N */
+    pid_t pid;               /* the shim */
+    unsigned long long pid_start;
+    int pidfd;               /* -1 when none */
+    bool own_child;          /* spawned by this process: reap it */
+    uv_poll_t poll;
+    bool polling;
+    uv_timer_t timer;        /* retry delay, approval timeout */
+    bool timer_inited;
+    int64_t started_ms;
+    int cpus;                /* slots it holds while running */
+    bool holds_slots;
+    bool cancel_sent;
+    struct output_rec *outputs; /* after success or a cache hit */
+    size_t noutputs;
+    char *cache_key;
+    char *cache_info;
+};
+
+struct run_ctx {
+    struct engine *eng;
+    struct run_ctx *next;
+    int64_t id;
+    struct run_row row;
+    struct pipeline *pipe;
+    struct graph graph;
+    bool graph_built;
+    struct plan plan;
+    bool plan_inited;
+    struct step_rt *steps;
+    size_t nsteps;
+    struct engine_opts opts;
+    int slots_used;
+    bool cancelling;
+    bool ended;              /* final status recorded, handles closing */
+    bool stopped_waiting;    /* --no-wait: left waiting for an approval */
+    enum run_status final;
+    int closing;             /* handles still closing */
+    size_t *scratch;         /* n indices, for plan_changes */
+    struct value param_scratch;
+};
+
+struct engine {
+    uv_loop_t loop;
+    struct store *st;
+    char *home;
+    char *self_exe;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    bool handles_open;
+    int interrupts;
+    engine_event_cb cb;
+    void *cb_data;
+    struct run_ctx *runs;
+    bool failed;             /* a store error stopped the engine */
+    struct err error;
+};
+
+/* ---- step_exec.c ---- */
+
+/* The argv that the shim runs for an attempt of s (NULL-terminated, caller frees with
+ * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */
+char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e);
+void argv_free(char **argv);
+/* The complete environment of an attempt (NULL-terminated; argv_free). */
+char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_dir, struct err *e);
+/* The cache key of s (hex) and the JSON of its parts; 0 or -1 with e set. */
+int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **info,
+                   struct err *e);
+/* What changed between two cache_info JSON texts, for humans ("param 'max_depth' 4 -> 6"). */
+char *cache_explain_miss(const char *old_info, const char *new_info);
+/* After the step's process exited 0: check and store its outputs, read its metrics, record
+ * them (inside the caller's transaction). Returns 0, or -1 with e set when the step must fail. */
+int step_collect(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* Record the inputs s consumes (lineage) for the current attempt. */
+int step_record_inputs(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* Path of an upstream output in the artifact store (caller frees), or NULL with e set. */
+char *step_input_path(struct run_ctx *run, const struct ref *r, struct err *e);
+/* Load the outputs of a finished step from the store (resume, retry). */
+int step_load_outputs(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* Expression environment over a run's params, metrics and statuses. */
+void run_expr_env(struct run_ctx *run, struct expr_env *env);
+
+#endif
