@@ -6,6 +6,7 @@
 #define SLUICE_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #define EXIT_OK 0
 #define EXIT_RUN_FAILED 1
@@ -14,9 +15,22 @@
 
 #define SLUICE_VERSION "0.1.0"
 
+struct store;
+
 int cmd_validate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_lineage(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
+int cmd_builtin(int argc, char **argv);
 
 /* "error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -24,5 +38,25 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_help(int argc, char **argv, const char *usage);
 /* "error: MSG\n" + usage to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The workspace: --home DIR (global option), else $SLUICE_HOME, else ./.sluice; absolute. */
+void cli_set_home(const char *dir);
+const char *cli_home(void);
+/* Open the workspace's store; prints the error and returns NULL on failure. */
+struct store *cli_open_store(void);
+/* Resolve RUN ("last" or a number) to an existing run id; prints the error and returns -1. */
+int cli_resolve_run(struct store *st, const char *arg, long long *id);
+
+/* `sluice show RUN --json`'s document, written to out (cli/cmd_show.c); 0 or -1 (printed). */
+int cli_show_json(struct store *st, long long run_id, FILE *out);
+/* The end-of-run table: step, status, duration, cpu, peak memory, cached (cli/cmd_show.c). */
+int cli_print_summary(struct store *st, long long run_id, FILE *out);
+
+struct engine_opts;
+/* Drive a run in the foreground with live progress, then print its summary (or its JSON).
+ * Returns the exit status per DESIGN.md. */
+int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts, bool json);
+/* Fill opts from a run's stored options JSON. */
+void cli_options_from_json(const char *text, struct engine_opts *opts);
 
 #endif

@@ -15,11 +15,22 @@ struct command {
 static const struct command commands[] = {
     {"validate", cmd_validate, "check pipeline files; errors as FILE:LINE:COL"},
     {"graph", cmd_graph, "draw a pipeline's dependency graph (text, dot, svg)"},
+    {"run", cmd_run, "run a pipeline and wait for it to end"},
+    {"runs", cmd_runs, "list runs, newest first"},
+    {"show", cmd_show, "show a run: steps, attempts, metrics, outputs"},
+    {"logs", cmd_logs, "print (or follow) a step's log"},
+    {"cancel", cmd_cancel, "cancel a run"},
+    {"resume", cmd_resume, "take over a run whose engine died and drive it to the end"},
+    {"retry", cmd_retry, "run again what failed in a run, reusing what succeeded"},
+    {"compare", cmd_compare, "params and metrics of runs side by side"},
+    {"diff", cmd_diff, "what changed between two runs"},
+    {"lineage", cmd_lineage, "where an artifact came from and where it went"},
     {"shim", cmd_shim, NULL},
+    {"builtin", cmd_builtin, NULL},
 };
 
 static const char usage[] =
-    "usage: sluice [--version] [--help] COMMAND [ARGS]\n"
+    "usage: sluice [--version] [--help] [--home DIR] COMMAND [ARGS]\n"
     "\n"
     "sluice runs machine-learning pipelines described in YAML, records every run in\n"
     "SQLite, and serves their history as a web page.\n"
@@ -32,7 +43,8 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (commands[i].summary)
             fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nrun 'sluice COMMAND --help' for a command's options.\n", out);
+    fputs("\nthe workspace is --home DIR, else $SLUICE_HOME, else ./.sluice\n"
+          "run 'sluice COMMAND --help' for a command's options.\n", out);
 }
 
 void cli_error(const char *fmt, ...)
@@ -72,6 +84,21 @@ int cli_usage_error(const char *cmd_usage, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* Global options come before the command. */
+    while (argc >= 3 && !strcmp(argv[1], "--home")) {
+        cli_set_home(argv[2]);
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc >= 2 && !strncmp(argv[1], "--home=", 7)) {
+        cli_set_home(argv[1] + 7);
+        argc--;
+        argv++;
+    }
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

@@ -1,0 +1,270 @@
+/* `sluice run FILE`: validate, record a run, drive it to its end in the foreground. Also the
+ * shared driving code of resume, retry and approve (cli_drive). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "pipeline/load.h"
+#include "scheduler/engine.h"
+#include "store/store.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+static const char usage[] =
+    "usage: sluice run FILE [-p NAME=VALUE]... [--no-cache] [--parallel N] [--fail-fast]\n"
+    "                  [--no-wait] [--auto-approve] [--json]\n"
+    "\n"
+    "Run the pipeline in FILE in the foreground until it ends.\n"
+    "\n"
+    "  -p, --param NAME=VALUE  override a parameter's default (repeatable)\n"
+    "      --no-cache          ignore cache hits: run every step\n"
+    "      --parallel N        run at most N step slots at once (default: CPUs)\n"
+    "      --fail-fast         cancel the run at the first failed step\n"
+    "      --no-wait           exit 3 as soon as only approvals are left\n"
+    "      --auto-approve      approve every approval step as 'auto'\n"
+    "      --json              print the run as one JSON document at the end\n"
+    "\n"
+    "exit status: 0 succeeded, 1 failed or cancelled, 2 bad usage or invalid pipeline,\n"
+    "3 waiting for an approval (--no-wait)\n";
+
+/* Options as stored with the run, so that resume drives it the same way. */
+static char *options_json(const struct engine_opts *o)
+{
+    json_t *j = json_pack("{s:i,s:b,s:b,s:b,s:b}", "parallel", o->parallel, "fail_fast",
+                          o->fail_fast, "no_cache", o->no_cache, "auto_approve", o->auto_approve,
+                          "no_wait", o->no_wait);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return s;
+}
+
+void cli_options_from_json(const char *text, struct engine_opts *o)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (!j)
+        return;
+    json_t *v;
+    if ((v = json_object_get(j, "parallel")) && json_is_integer(v))
+        o->parallel = (int)json_integer_value(v);
+    o->fail_fast = json_is_true(json_object_get(j, "fail_fast"));
+    o->no_cache = json_is_true(json_object_get(j, "no_cache"));
+    o->auto_approve = json_is_true(json_object_get(j, "auto_approve"));
+    json_decref(j);
+}
+
+int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts, bool json)
+{
+    bool tty = isatty(STDERR_FILENO);
+    struct progress *p = progress_new(stderr, tty);
+    enum run_status status = RUN_FAILED;
+    bool waiting = false;
+    struct err e = ERR_INIT;
+    int rc = engine_drive(st, run_id, opts, progress_event, p, &status, &waiting, &e);
+    progress_clear(p);
+    progress_free(p);
+    if (rc < 0) {
+        cli_error("%s", e.msg);
+        return e.code == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILED;
+    }
+    if (json)
+        cli_show_json(st, run_id, stdout);
+    else
+        cli_print_summary(st, run_id, stdout);
+    if (waiting) {
+        if (!json)
+            printf("run %lld is waiting for an approval: sluice approve %lld\n", run_id, run_id);
+        return EXIT_WAITING;
+    }
+    return status == RUN_SUCCEEDED ? EXIT_OK : EXIT_RUN_FAILED;
+}
+
+static int parse_param(struct pipeline *p, const char *arg, struct run_param *out)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) {
+        cli_error("'-p %s' is not NAME=VALUE", arg);
+        return -1;
+    }
+    char *name = xstrndup(arg, (size_t)(eq - arg));
+    const char *value = eq + 1;
+    struct param *par = pipeline_param(p, name);
+    if (!par) {
+        struct strbuf known = STRBUF_INIT;
+        for (size_t i = 0; i < p->nparams; i++)
+            strbuf_addf(&known, "%s%s", i ? ", " : "", p->params[i].name);
+        cli_error("unknown parameter '%s'; pipeline '%s' declares: %s", name, p->name,
+                  known.len ? known.buf : "none");
+        strbuf_release(&known);
+        free(name);
+        return -1;
+    }
+    if (par->type == TYPE_NUMBER) {
+        char *end;
+        strtod(value, &end);
+        if (!*value || *end) {
+            cli_error("parameter '%s' must be a number, got '%s'", name, value);
+            free(name);
+            return -1;
+        }
+    } else if (par->type == TYPE_BOOL && strcmp(value, "true") && strcmp(value, "false")) {
+        cli_error("parameter '%s' must be true or false, got '%s'", name, value);
+        free(name);
+        return -1;
+    }
+    out->name = name;
+    out->value = xstrdup(value);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (cli_help(argc, argv, usage) == 0)
+        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"param", required_argument, NULL, 'p'},  {"no-cache", no_argument, NULL, 'C'},
+        {"parallel", required_argument, NULL, 'j'}, {"fail-fast", no_argument, NULL, 'F'},
+        {"no-wait", no_argument, NULL, 'W'},      {"auto-approve", no_argument, NULL, 'A'},
+        {"json", no_argument, NULL, 'J'},         {NULL, 0, NULL, 0},
+    };
+    struct engine_opts opts = {0};
+    bool json = false;
+    const char **pargs = xcalloc((size_t)argc + 1, sizeof(*pargs));
+    size_t npargs = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "p:j:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            pargs[npargs++] = optarg;
+            break;
+        case 'C':
+            opts.no_cache = true;
+            break;
+        case 'j': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 4096) {
+                free(pargs);
+                return cli_usage_error(usage, "--parallel takes a number from 1 to 4096, got '%s'",
+                                       optarg);
+            }
+            opts.parallel = (int)n;
+            break;
+        }
+        case 'F':
+            opts.fail_fast = true;
+            break;
+        case 'W':
+            opts.no_wait = true;
+            break;
+        case 'A':
+            opts.auto_approve = true;
+            break;
+        case 'J':
+            json = true;
+            break;
+        default:
+            free(pargs);
+            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        free(pargs);
+        return cli_usage_error(usage, optind >= argc ? "missing FILE" : "one FILE at a time");
+    }
+    const char *file = argv[optind];
+    struct diag_list diags = DIAG_LIST_INIT;
+    char *text = NULL;
+    size_t text_len = 0;
+    struct pipeline *p = pipeline_load(file, &diags, &text, &text_len);
+    if (!p) {
+        diag_print(&diags, file, text, text_len, stderr);
+        diag_list_release(&diags);
+        free(text);
+        free(pargs);
+        return EXIT_USAGE;
+    }
+    diag_list_release(&diags);
+    free(text);
+
+    int rc = EXIT_USAGE;
+    struct run_param *params = xcalloc(p->nparams + 1, sizeof(*params));
+    for (size_t i = 0; i < p->nparams; i++) {
+        params[i].name = xstrdup(p->params[i].name);
+        params[i].value = xstrdup(p->params[i].value);
+    }
+    const char **names = xcalloc(p->nsteps + 1, sizeof(*names));
+    const char **kinds = xcalloc(p->nsteps + 1, sizeof(*kinds));
+    struct store *st = NULL;
+    char *opts_text = NULL;
+    for (size_t k = 0; k < npargs; k++) {
+        struct run_param rp;
+        if (parse_param(p, pargs[k], &rp) < 0)
+            goto out;
+        for (size_t i = 0; i < p->nparams; i++) {
+            if (strcmp(params[i].name, rp.name))
+                continue;
+            free(params[i].value);
+            params[i].value = rp.value;
+            rp.value = NULL;
+        }
+        free(rp.name);
+        free(rp.value);
+    }
+    for (size_t i = 0; i < p->nsteps; i++) {
+        names[i] = p->steps[i].name;
+        kinds[i] = step_kind_name(p->steps[i].kind);
+    }
+    st = cli_open_store();
+    if (!st) {
+        rc = EXIT_RUN_FAILED;
+        goto out;
+    }
+    char abs_path[4096];
+    if (!realpath(file, abs_path))
+        snprintf(abs_path, sizeof(abs_path), "%s", file);
+    opts_text = options_json(&opts);
+    struct run_new rn = {
+        .pipeline = p->name,
+        .yaml = p->text,
+        .yaml_len = p->text_len,
+        .path = abs_path,
+        .trigger = "cli",
+        .options = opts_text,
+        .params = params,
+        .nparams = p->nparams,
+        .steps = names,
+        .kinds = kinds,
+        .nsteps = p->nsteps,
+    };
+    int64_t run_id = 0;
+    struct err e = ERR_INIT;
+    if (store_run_create(st, &rn, &run_id, &e) < 0) {
+        cli_error("%s", e.msg);
+        rc = EXIT_RUN_FAILED;
+        goto out;
+    }
+    if (!json)
+        fprintf(stderr, "run %lld: %s, %zu steps, workspace %s\n", (long long)run_id, p->name,
+                p->nsteps, cli_home());
+    rc = cli_drive(st, run_id, &opts, json);
+out:
+    store_close(st);
+    free(opts_text);
+    for (size_t i = 0; i < p->nparams; i++) {
+        free(params[i].name);
+        free(params[i].value);
+    }
+    free(params);
+    free(names);
+    free(kinds);
+    free(pargs);
+    pipeline_free(p);
+    return rc;
+}
