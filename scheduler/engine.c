@@ -405,6 +405,8 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     free(s->attempt_dir);
     s->attempt_dir = dir;
     s->attempt_n = n;
+    if (!failure && !shell)
+        step_resolve_command(run->eng, argv, envp);
     if (failure) {
         /* Nothing was spawned: the step fails without an attempt (it would fail again). */
         msg = xstrdup(failure);
@@ -918,6 +920,7 @@ void engine_free(struct engine *eng)
         r = next;
     }
     uv_loop_close(&eng->loop);
+    path_cache_free(eng);
     free(eng->home);
     free(eng->self_exe);
     free(eng);

@@ -71,8 +71,18 @@ struct run_ctx {
     struct value param_scratch;
 };
 
+/* Commands found on a PATH, remembered: a failed execve per PATH folder costs milliseconds
+ * here, a resolved path none. */
+struct path_entry {
+    char *key;  /* PATH value, NUL, command name */
+    size_t key_len;
+    char *path; /* absolute, or NULL when not found */
+    struct path_entry *next;
+};
+
 struct engine {
     uv_loop_t loop;
+    struct path_entry *paths;
     struct store *st;
     char *home;
     char *self_exe;
@@ -93,6 +103,10 @@ struct engine {
  * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */
 char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e);
 void argv_free(char **argv);
+/* Resolve argv[0] (no '/') on the PATH of envp, as execvp would, and replace it with the
+ * absolute path when found (left alone otherwise: the shim reports it as not found). */
+void step_resolve_command(struct engine *eng, char **argv, char *const *envp);
+void path_cache_free(struct engine *eng);
 /* The complete environment of an attempt (NULL-terminated; argv_free). */
 char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_dir, struct err *e);
 /* The cache key of s (hex) and the JSON of its parts; 0 or -1 with e set. */
