@@ -1,5 +1,6 @@
 /* What every command shares: the workspace, the store, run ids. */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +86,39 @@ int cli_resolve_run(struct store *st, const char *arg, long long *id)
     run_row_release(&r);
     *id = v;
     return 0;
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_help(int argc, char **argv, const char *cmd_usage)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(cmd_usage, stdout);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cli_usage_error(const char *cmd_usage, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(cmd_usage, stderr);
+    return EXIT_USAGE;
 }

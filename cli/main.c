@@ -1,5 +1,4 @@
 /* sluice: the command table and dispatch, after git.c. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,41 +44,6 @@ static void print_usage(FILE *out)
             fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nthe workspace is --home DIR, else $SLUICE_HOME, else ./.sluice\n"
           "run 'sluice COMMAND --help' for a command's options.\n", out);
-}
-
-void cli_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-int cli_help(int argc, char **argv, const char *cmd_usage)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(cmd_usage, stdout);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int cli_usage_error(const char *cmd_usage, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fputs(cmd_usage, stderr);
-    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)

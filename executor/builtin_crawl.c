@@ -1,0 +1,294 @@
+/* `sluice builtin crawl --input PATH --out PATH [--expect RULE]...`: the `crawl` step's
+ * process, run under the shim. Crawls the data file, checks the data-quality rules, writes
+ * schema.json atomically and prints a summary into the step's log. Exit 0 when every rule
+ * holds, 1 when one fails or on any error ("error: ..." on stderr). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "executor/builtin.h"
+#include "executor/crawl.h"
+#include "util/err.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+static const char crawl_usage[] =
+    "usage: sluice builtin crawl --input PATH --out PATH [--expect RULE]...\n"
+    "internal: run by the engine for a `kind: crawl` step\n"
+    "  --input PATH    the CSV or JSON Lines file (.jsonl/.ndjson, else sniffed)\n"
+    "  --out PATH      where to write schema.json\n"
+    "  --expect RULE   a data-quality rule, e.g. 'rows >= 500', 'nulls(id) == 0'\n";
+
+struct crawl_args {
+    const char *input;
+    const char *out;
+    const char **rules;
+    size_t nrules, alloc;
+};
+
+static void crawl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void crawl_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 matched (*i moved past it), 0 not this
+ * option, -1 the value is missing. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n))
+        return 0;
+    if (argv[*i][n] == '=') {
+        *value = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n])
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+/* Returns 0, 1 when --help was asked for, or -1 after printing the error. */
+static int crawl_args_parse(int argc, char **argv, struct crawl_args *a)
+{
+    static const char *const names[] = {"--input", "--out", "--expect"};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+        const char *value = NULL;
+        size_t k;
+        int rc = 0;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            if ((rc = option_value(argc, argv, &i, names[k], &value)) != 0)
+                break;
+        if (rc < 0) {
+            crawl_error("option '%s' needs a value", names[k]);
+            return -1;
+        }
+        if (!rc) {
+            crawl_error("unknown argument '%s'", argv[i]);
+            return -1;
+        }
+        if (k == 0) {
+            a->input = value;
+        } else if (k == 1) {
+            a->out = value;
+        } else {
+            XGROW(a->rules, a->alloc, a->nrules + 1);
+            a->rules[a->nrules++] = value;
+        }
+    }
+    if (!a->input || !a->out) {
+        crawl_error("%s is required", a->input ? "--out" : "--input");
+        return -1;
+    }
+    return 0;
+}
+
+/* Write data to path through a temporary file in the same folder and rename(), so that a
+ * reader (or a crash) never sees half a schema. */
+static int write_atomic(const char *path, const char *data, size_t len, struct err *e)
+{
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err_set(e, "cannot create '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+            close(fd);
+            goto fail;
+        }
+        done += (size_t)n;
+    }
+    if (fsync(fd) < 0) {
+        err_set(e, "cannot sync '%s': %s", tmp, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) < 0) {
+        err_set(e, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        goto fail;
+    }
+    rc = 0;
+    goto out;
+fail:
+    unlink(tmp);
+out:
+    free(tmp);
+    return rc;
+}
+
+static void print_value(const struct crawl_value *v)
+{
+    if (v->is_int)
+        printf("%lld", (long long)v->i);
+    else
+        printf("%.15g", v->f);
+}
+
+/* A text on one line of the log: control characters escaped. */
+static void print_text(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\r')
+            fputs("\\r", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+}
+
+static void print_column(const struct crawl_column *col, int width)
+{
+    putchar(' ');
+    putchar(' ');
+    print_text(col->name);
+    int pad = width - (int)strlen(col->name);
+    printf("%*s %-9s nulls %llu, distinct %s%llu", pad > 0 ? pad : 0, "",
+           crawl_type_name(col->type), (unsigned long long)col->nulls,
+           col->distinct_capped ? ">=" : "", (unsigned long long)col->distinct);
+    if (!col->has_values) {
+        printf(", no values\n");
+        return;
+    }
+    switch (col->type) {
+    case CRAWL_INTEGER:
+        printf(", min %lld, max %lld, mean %.15g", (long long)col->imin, (long long)col->imax,
+               col->mean);
+        break;
+    case CRAWL_FLOAT:
+        printf(", min %.15g, max %.15g, mean %.15g", col->fmin, col->fmax, col->mean);
+        break;
+    case CRAWL_BOOLEAN:
+        printf(", min %s, max %s", col->bmin ? "true" : "false", col->bmax ? "true" : "false");
+        break;
+    case CRAWL_TIMESTAMP:
+    case CRAWL_STRING:
+        fputs(", min '", stdout);
+        print_text(col->smin);
+        fputs("', max '", stdout);
+        print_text(col->smax);
+        putchar('\'');
+        break;
+    }
+    putchar('\n');
+}
+
+static void print_summary(const char *input, const struct crawl_result *res)
+{
+    int width = 0;
+    for (size_t i = 0; i < res->ncolumns; i++) {
+        size_t n = strlen(res->columns[i].name);
+        if ((int)n > width)
+            width = n > 24 ? 24 : (int)n;
+    }
+    printf("crawl '%s' (%s): %llu rows, %zu columns\n", input, crawl_format_name(res->format),
+           (unsigned long long)res->rows, res->ncolumns);
+    for (size_t i = 0; i < res->ncolumns; i++)
+        print_column(&res->columns[i], width);
+}
+
+int builtin_crawl_main(int argc, char **argv)
+{
+    struct crawl_args args = {0};
+    struct crawl_result res = {0};
+    struct crawl_rule_result *results = NULL;
+    struct strbuf json = STRBUF_INIT;
+    struct err e = ERR_INIT;
+    size_t nresults = 0, failed = 0;
+    int status = 1;
+
+    int rc = crawl_args_parse(argc, argv, &args);
+    if (rc) {
+        fputs(crawl_usage, rc > 0 ? stdout : stderr);
+        status = rc > 0 ? 0 : 1;
+        goto out;
+    }
+    /* a typo in a rule should not cost a crawl of a large file */
+    bool bad = false;
+    for (size_t i = 0; i < args.nrules; i++) {
+        char msg[256];
+        int off;
+        if (crawl_rule_check(args.rules[i], &off, msg, sizeof(msg)) < 0) {
+            crawl_error("rule '%s': %s at offset %d", args.rules[i], msg, off);
+            bad = true;
+        }
+    }
+    if (bad)
+        goto out;
+    if (crawl_file(args.input, NULL, &res, &e) < 0) {
+        crawl_error("%s", e.msg);
+        goto out;
+    }
+    results = xcalloc(args.nrules, sizeof(*results));
+    for (size_t i = 0; i < args.nrules; i++) {
+        err_clear(&e);
+        if (crawl_rule_eval(&res, args.rules[i], &results[nresults], &e) < 0) {
+            crawl_error("%s", e.msg);
+            bad = true;
+            continue;
+        }
+        nresults++;
+    }
+    print_summary(args.input, &res);
+    if (bad)
+        goto out;
+    for (size_t i = 0; i < nresults; i++) {
+        printf("%s %s (", results[i].pass ? "PASS" : "FAIL", results[i].rule);
+        print_value(&results[i].value);
+        printf(")\n");
+        failed += !results[i].pass;
+    }
+    crawl_schema_json(&res, results, nresults, &json);
+    err_clear(&e);
+    if (write_atomic(args.out, json.buf, json.len, &e) < 0) {
+        crawl_error("%s", e.msg);
+        goto out;
+    }
+    printf("wrote '%s'\n", args.out);
+    if (failed) {
+        fflush(stdout);
+        crawl_error("%zu of %zu data-quality rules failed", failed, nresults);
+        goto out;
+    }
+    status = 0;
+out:
+    fflush(stdout);
+    for (size_t i = 0; i < nresults; i++)
+        crawl_rule_result_release(&results[i]);
+    free(results);
+    free(args.rules);
+    crawl_result_release(&res);
+    strbuf_release(&json);
+    return status;
+}
