@@ -31,6 +31,11 @@ int cmd_lineage(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_shim(int argc, char **argv);
 int cmd_builtin(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 /* "error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -51,6 +56,20 @@ int cli_resolve_run(struct store *st, const char *arg, long long *id);
 int cli_show_json(struct store *st, long long run_id, FILE *out);
 /* The end-of-run table: step, status, duration, cpu, peak memory, cached (cli/cmd_show.c). */
 int cli_print_summary(struct store *st, long long run_id, FILE *out);
+
+/* A text table for people: cells row by row, ncols a row, the first row its header; columns
+ * two spaces apart, padded by display width (cli/cmd_models.c). */
+struct cli_table {
+    size_t ncols;
+    char **cells; /* row-major, owned */
+    size_t n, alloc;
+};
+void cli_table_init(struct cli_table *t, size_t ncols);
+void cli_table_addf(struct cli_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print each row after indent, trailing blanks trimmed; then release the cells. */
+void cli_table_print(struct cli_table *t, FILE *out, const char *indent);
+void cli_table_release(struct cli_table *t);
 
 struct engine_opts;
 /* Drive a run in the foreground with live progress, then print its summary (or its JSON).

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "executor/spawn.h"
+#include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
+#include "store/registry.h"
 #include "util/xalloc.h"
 
 #define LEASE_MS 10000
@@ -316,12 +318,16 @@ static void attempt_ended(struct run_ctx *run, struct step_rt *s)
         char d[32];
         snprintf(d, sizeof(d), "%lldms", (long long)s->spec->timeout_ms);
         why = xasprintf("timed out after %s", d);
-    } else if (x.signal) {
+    } else if (x.signal || exit_code) {
         astatus = "failed";
-        why = xasprintf("killed by signal %d (%s)", x.signal, strsignal(x.signal));
-    } else if (exit_code) {
-        astatus = "failed";
-        why = xasprintf("exited with status %d", exit_code);
+        char *last = step_log_last_line(s->attempt_dir);
+        if (x.signal)
+            why = xasprintf("killed by signal %d (%s)%s%s", x.signal, strsignal(x.signal),
+                            last ? ": " : "", last ? last : "");
+        else
+            why = xasprintf("exited with status %d%s%s", exit_code, last ? ": " : "",
+                            last ? last : "");
+        free(last);
     } else {
         astatus = "succeeded";
         ok = true;
@@ -351,7 +357,9 @@ static void attempt_ended(struct run_ctx *run, struct step_rt *s)
         return;
     }
     if (ok) {
-        set_step(run, s, STEP_SUCCEEDED, NULL);
+        set_step(run, s, STEP_SUCCEEDED, s->note);
+        free(s->note);
+        s->note = NULL;
     } else {
         attempt_failed(run, s, why, lost, retryable);
     }
@@ -398,13 +406,13 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     const char *failure = NULL;
     char *msg = NULL;
 
+    free(s->attempt_dir);
+    s->attempt_dir = dir;
+    s->attempt_n = n;
     if (mkdirs(out, &e) < 0 || !(argv = step_command(run, s, &shell, &e)) ||
         !(envp = step_environ(run, s, dir, &e))) {
         failure = e.msg;
     }
-    free(s->attempt_dir);
-    s->attempt_dir = dir;
-    s->attempt_n = n;
     if (!failure && !shell)
         step_resolve_command(run->eng, argv, envp);
     if (failure) {
@@ -539,13 +547,98 @@ static int reuse_parent(struct run_ctx *run, struct err *e)
 }
 
 
+/* A decision recorded in the store (by this engine for --auto-approve or a timeout, or by
+ * another process) moves the plan on. */
+static void follow_decision(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                            const char *message)
+{
+    if (run->plan.status[s->index] != STEP_WAITING)
+        return;
+    if (s->timer_inited)
+        uv_timer_stop(&s->timer);
+    plan_set(&run->plan, s->index, to);
+    emit_step(run, s, message);
+    struct err e = ERR_INIT;
+    size_t nc = plan_changes(&run->plan, run->scratch);
+    for (size_t k = 0; k < nc; k++) {
+        struct step_rt *d = &run->steps[run->scratch[k]];
+        bool ch;
+        char *why = xasprintf("upstream step '%s' %s", s->spec->name, step_status_name(to));
+        store_step_set_status(run->eng->st, d->row_id, STEP_PENDING, run->plan.status[d->index],
+                              why, &ch, &e);
+        emit_step(run, d, why);
+        free(why);
+    }
+    if (!step_status_ok(to) && run->opts.fail_fast)
+        cancel_run(run, "--fail-fast: a step failed");
+}
+
+static void on_approval_timeout(uv_timer_t *t)
+{
+    struct step_rt *s = t->data;
+    struct run_ctx *run = s->run;
+    if (run->plan.status[s->index] != STEP_WAITING)
+        return;
+    char d[32];
+    duration_format(s->spec->timeout_ms, d, sizeof(d));
+    char *why = xasprintf("no decision within %s: approval timed out", d);
+    struct err e = ERR_INIT;
+    bool won = false;
+    if (store_approval_decide(run->eng->st, run->id, s->spec->name, false, "timeout", why, &won,
+                              &e) < 0) {
+        engine_fail(run, &e);
+    } else if (won) {
+        follow_decision(run, s, STEP_FAILED, why);
+    }
+    free(why);
+    pump(run);
+    check_run_end(run);
+}
+
 static void start_approve(struct run_ctx *run, struct step_rt *s)
 {
-    if (run->opts.auto_approve) {
-        set_step(run, s, STEP_SUCCEEDED, "approved by 'auto'");
+    const struct step *sp = s->spec;
+    struct store *st = run->eng->st;
+    struct err e = ERR_INIT;
+    struct strbuf msg = STRBUF_INIT;
+    if (sp->model.step) {
+        char *name = sp->model_name.s ? xstrdup(sp->model_name.s) : xstrdup(run->pipe->name);
+        struct model_row m = {0};
+        if (step_register_model(run, s, name, &m, &e) < 0) {
+            free(name);
+            set_step(run, s, STEP_FAILED, e.msg);
+            return;
+        }
+        char *vs = step_challenger_summary(run, &m);
+        strbuf_addf(&msg, "%s", vs);
+        free(vs);
+        model_row_release(&m);
+        free(name);
+    } else {
+        strbuf_addstr(&msg, "waiting for an approval");
+    }
+    strbuf_addf(&msg, "; decide with: sluice approve %lld (or reject)", (long long)run->id);
+    if (!set_step(run, s, STEP_WAITING, msg.buf)) {
+        strbuf_release(&msg);
         return;
     }
-    set_step(run, s, STEP_WAITING, "waiting for an approval");
+    strbuf_release(&msg);
+    if (run->opts.auto_approve) {
+        bool won = false;
+        if (store_approval_decide(st, run->id, sp->name, true, "auto", "--auto-approve", &won,
+                                  &e) < 0) {
+            engine_fail(run, &e);
+            return;
+        }
+        if (won)
+            follow_decision(run, s, STEP_SUCCEEDED, "approved by 'auto'");
+        return;
+    }
+    if (sp->timeout_ms > 0) {
+        int64_t left = s->started_ms + sp->timeout_ms - store_now_ms();
+        ensure_timer(run, s);
+        uv_timer_start(&s->timer, on_approval_timeout, left > 0 ? (uint64_t)left : 0, 0);
+    }
 }
 
 /* Decide a ready step: skip it, reuse a cached result, wait for approval, or run it. */
@@ -795,20 +888,7 @@ static void tick_run(struct run_ctx *run, int64_t now)
                 struct step_rt *s = &run->steps[i];
                 if (run->plan.status[i] != STEP_WAITING || rows[i].status == STEP_WAITING)
                     continue;
-                plan_set(&run->plan, i, rows[i].status);
-                emit_step(run, s, rows[i].message);
-                size_t nc = plan_changes(&run->plan, run->scratch);
-                for (size_t k = 0; k < nc; k++) {
-                    struct step_rt *d = &run->steps[run->scratch[k]];
-                    bool ch;
-                    store_step_set_status(st, d->row_id, STEP_PENDING,
-                                          run->plan.status[d->index], "upstream step ended",
-                                          &ch, &e);
-                    emit_step(run, d, NULL);
-                }
-                if (step_status_terminal(rows[i].status) && !step_status_ok(rows[i].status) &&
-                    run->opts.fail_fast)
-                    cancel_run(run, "--fail-fast: a step failed");
+                follow_decision(run, s, rows[i].status, rows[i].message);
             }
             step_rows_free(rows, n);
         }
@@ -896,6 +976,7 @@ static void run_free(struct run_ctx *run)
         free(s->outputs);
         free(s->cache_key);
         free(s->cache_info);
+        free(s->note);
     }
     free(run->steps);
     if (run->plan_inited)
@@ -1125,6 +1206,13 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
             step_load_outputs(run, s, e);
         } else if (status == STEP_RUNNING) {
             recover_attempt(run, s);
+        } else if (status == STEP_WAITING && s->spec->timeout_ms > 0) {
+            for (size_t k = 0; k < nrows; k++)
+                if (rows[k].id == s->row_id)
+                    s->started_ms = rows[k].started_at;
+            int64_t left = s->started_ms + s->spec->timeout_ms - store_now_ms();
+            ensure_timer(run, s);
+            uv_timer_start(&s->timer, on_approval_timeout, left > 0 ? (uint64_t)left : 0, 0);
         } else if (status == STEP_RETRYING) {
             struct attempt_row *ar = NULL;
             size_t na = 0;

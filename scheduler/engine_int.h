@@ -46,6 +46,7 @@ struct step_rt {
     size_t noutputs;
     char *cache_key;
     char *cache_info;
+    char *note;              /* said on success: catalog version, deployment */
 };
 
 struct run_ctx {
@@ -112,6 +113,9 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
 /* The cache key of s (hex) and the JSON of its parts; 0 or -1 with e set. */
 int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **info,
                    struct err *e);
+/* The last non-empty line of an attempt's log (at most 200 bytes), for failure messages;
+ * NULL when there is none. Caller frees. */
+char *step_log_last_line(const char *dir);
 /* What changed between two cache_info JSON texts, for humans ("param 'max_depth' 4 -> 6"). */
 char *cache_explain_miss(const char *old_info, const char *new_info);
 /* After the step's process exited 0: check and store its outputs, read its metrics, record
@@ -123,6 +127,13 @@ int step_record_inputs(struct run_ctx *run, struct step_rt *s, struct err *e);
 char *step_input_path(struct run_ctx *run, const struct ref *r, struct err *e);
 /* Load the outputs of a finished step from the store (resume, retry). */
 int step_load_outputs(struct run_ctx *run, struct step_rt *s, struct err *e);
+struct model_row;
+/* Register the model an approve step names as a new pending version of name (idempotent per
+ * run and step), with the run's metrics so far. */
+int step_register_model(struct run_ctx *run, struct step_rt *s, const char *name,
+                        struct model_row *out, struct err *e);
+/* "tumour v3 waits for approval: f1 0.95 (deployed v2: 0.93, +0.02), …" (caller frees). */
+char *step_challenger_summary(struct run_ctx *run, const struct model_row *m);
 /* Expression environment over a run's params, metrics and statuses. */
 void run_expr_env(struct run_ctx *run, struct expr_env *env);
 
