@@ -1,7 +1,6 @@
 /* `sluice run FILE`: validate, record a run, drive it to its end in the foreground. Also the
  * shared driving code of resume, retry and approve (cli_drive). */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,29 +31,9 @@ static const char usage[] =
     "exit status: 0 succeeded, 1 failed or cancelled, 2 bad usage or invalid pipeline,\n"
     "3 waiting for an approval (--no-wait)\n";
 
-/* Options as stored with the run, so that resume drives it the same way. */
-static char *options_json(const struct engine_opts *o)
-{
-    json_t *j = json_pack("{s:i,s:b,s:b,s:b,s:b}", "parallel", o->parallel, "fail_fast",
-                          o->fail_fast, "no_cache", o->no_cache, "auto_approve", o->auto_approve,
-                          "no_wait", o->no_wait);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    return s;
-}
-
 void cli_options_from_json(const char *text, struct engine_opts *o)
 {
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    if (!j)
-        return;
-    json_t *v;
-    if ((v = json_object_get(j, "parallel")) && json_is_integer(v))
-        o->parallel = (int)json_integer_value(v);
-    o->fail_fast = json_is_true(json_object_get(j, "fail_fast"));
-    o->no_cache = json_is_true(json_object_get(j, "no_cache"));
-    o->auto_approve = json_is_true(json_object_get(j, "auto_approve"));
-    json_decref(j);
+    engine_opts_from_json(text, o);
 }
 
 int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts, bool json)
@@ -229,7 +208,7 @@ int cmd_run(int argc, char **argv)
     char abs_path[4096];
     if (!realpath(file, abs_path))
         snprintf(abs_path, sizeof(abs_path), "%s", file);
-    opts_text = options_json(&opts);
+    opts_text = engine_opts_to_json(&opts);
     struct run_new rn = {
         .pipeline = p->name,
         .yaml = p->text,

@@ -4,6 +4,7 @@
 #include "scheduler/engine.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -215,6 +216,8 @@ static void on_poll_closed(uv_handle_t *h)
         spawn_reap(s->pid, &status);
     }
     run->closing--;
+    if (run->eng->stopping)
+        return; /* left to the shim and the next engine */
     attempt_ended(run, s);
     pump(run);
     check_run_end(run);
@@ -901,6 +904,8 @@ static void on_tick(uv_timer_t *t)
 {
     struct engine *eng = t->data;
     int64_t now = store_now_ms();
+    if (eng->serve && !eng->stopping && ++eng->ticks % 2 == 0)
+        engine_adopt(eng, &eng->serve_defaults);
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         tick_run(r, now);
         if (!r->ended && eng->cb) {
@@ -926,7 +931,10 @@ static void on_signal(uv_signal_t *h, int signum)
         fprintf(stderr, "\nleaving the run to its shims; 'sluice resume' picks it up\n");
         _exit(130);
     }
-    engine_cancel(eng, 0);
+    if (eng->serve)
+        engine_stop(eng);
+    else
+        engine_cancel(eng, 0);
 }
 
 /* ---- engine lifecycle ---- */
@@ -1230,6 +1238,11 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     step_rows_free(rows, nrows);
     if (fresh && run->row.parent_run && run->row.trigger && !strcmp(run->row.trigger, "retry"))
         reuse_parent(run, e);
+    if (eng->handles_open) {
+        /* The loop already runs (serve): start what is ready now. */
+        pump(run);
+        check_run_end(run);
+    }
     return 0;
 fail:
     if (run->plan_inited || eng->runs == run) {
@@ -1252,7 +1265,36 @@ static bool all_ended(struct engine *eng)
     return true;
 }
 
-static void on_check(uv_timer_t *t);
+/* Serving: forget runs that ended and whose handles are closed (their story is in the store). */
+static void reap_runs(struct engine *eng)
+{
+    struct run_ctx **pp = &eng->runs;
+    while (*pp) {
+        struct run_ctx *r = *pp;
+        if (r->ended && r->closing == 0) {
+            *pp = r->next;
+            run_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+static void on_check(uv_timer_t *t)
+{
+    struct engine *eng = t->data;
+    if (eng->serve && !eng->stopping) {
+        reap_runs(eng);
+        return;
+    }
+    if (!all_ended(eng) || !eng->handles_open)
+        return;
+    eng->handles_open = false;
+    uv_close((uv_handle_t *)&eng->tick, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&eng->sigint, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&eng->sigterm, on_engine_handle_closed);
+    uv_close((uv_handle_t *)t, on_engine_handle_closed);
+}
 
 int engine_loop(struct engine *eng, struct err *e)
 {
@@ -1271,10 +1313,9 @@ int engine_loop(struct engine *eng, struct err *e)
     }
     uv_timer_start(&eng->tick, on_tick, 1000, 1000);
     /* A cheap periodic check closes the engine's own handles once every run has ended. */
-    uv_timer_t check;
-    uv_timer_init(&eng->loop, &check);
-    check.data = eng;
-    uv_timer_start(&check, on_check, 0, 20);
+    uv_timer_init(&eng->loop, &eng->check);
+    eng->check.data = eng;
+    uv_timer_start(&eng->check, on_check, 0, 20);
     uv_run(&eng->loop, UV_RUN_DEFAULT);
     if (eng->failed) {
         *e = eng->error;
@@ -1283,16 +1324,97 @@ int engine_loop(struct engine *eng, struct err *e)
     return 0;
 }
 
-static void on_check(uv_timer_t *t)
+void *engine_uv_loop(struct engine *eng)
 {
-    struct engine *eng = t->data;
-    if (!all_ended(eng) || !eng->handles_open)
+    return &eng->loop;
+}
+
+void engine_set_serve(struct engine *eng, engine_stop_cb on_stop, void *data)
+{
+    eng->serve = true;
+    eng->on_stop = on_stop;
+    eng->on_stop_data = data;
+}
+
+/* Leave every run to its shims and to whichever engine comes next: nothing is cancelled. */
+void engine_stop(struct engine *eng)
+{
+    if (eng->stopping)
         return;
-    eng->handles_open = false;
-    uv_close((uv_handle_t *)&eng->tick, on_engine_handle_closed);
-    uv_close((uv_handle_t *)&eng->sigint, on_engine_handle_closed);
-    uv_close((uv_handle_t *)&eng->sigterm, on_engine_handle_closed);
-    uv_close((uv_handle_t *)t, on_engine_handle_closed);
+    eng->stopping = true;
+    struct err e = ERR_INIT;
+    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+        if (r->ended)
+            continue;
+        r->ended = true;
+        r->final = r->row.status;
+        store_lease_release(eng->st, r->id, engine_owner_id(), &e);
+        for (size_t i = 0; i < r->nsteps; i++) {
+            struct step_rt *s = &r->steps[i];
+            if (s->polling && !uv_is_closing((uv_handle_t *)&s->poll)) {
+                uv_poll_stop(&s->poll);
+                uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+            }
+        }
+        close_run_handles(r);
+    }
+    if (eng->on_stop)
+        eng->on_stop(eng->on_stop_data);
+}
+
+void engine_adopt(struct engine *eng, const struct engine_opts *defaults)
+{
+    static const enum run_status live[] = {RUN_QUEUED, RUN_RUNNING, RUN_WAITING};
+    int64_t now = store_now_ms();
+    for (size_t k = 0; k < sizeof(live) / sizeof(live[0]); k++) {
+        struct run_filter f = {.pipeline = NULL, .status = (int)live[k], .before = 0, .limit = 100};
+        struct run_row *rows = NULL;
+        size_t n = 0;
+        struct err e = ERR_INIT;
+        if (store_run_list(eng->st, &f, &rows, &n, &e) < 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            bool mine = false;
+            for (struct run_ctx *r = eng->runs; r; r = r->next)
+                mine |= r->id == rows[i].id;
+            const char *owner = rows[i].lease_owner;
+            bool free_lease = !owner || !*owner || rows[i].lease_expires < now ||
+                              !engine_owner_alive(owner);
+            if (mine || !free_lease)
+                continue;
+            struct engine_opts o = *defaults;
+            engine_opts_from_json(rows[i].options, &o);
+            o.no_wait = false;
+            struct err ae = ERR_INIT;
+            engine_add_run(eng, rows[i].id, &o, &ae);
+        }
+        run_rows_free(rows, n);
+    }
+}
+
+void engine_opts_from_json(const char *text, struct engine_opts *o)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (!j)
+        return;
+    json_t *v;
+    if ((v = json_object_get(j, "parallel")) && json_is_integer(v))
+        o->parallel = (int)json_integer_value(v);
+    o->fail_fast = json_is_true(json_object_get(j, "fail_fast"));
+    o->no_cache = json_is_true(json_object_get(j, "no_cache"));
+    o->auto_approve = json_is_true(json_object_get(j, "auto_approve"));
+    o->no_wait = json_is_true(json_object_get(j, "no_wait"));
+    json_decref(j);
+}
+
+char *engine_opts_to_json(const struct engine_opts *o)
+{
+    json_t *j = json_pack("{s:i,s:b,s:b,s:b,s:b}", "parallel", o->parallel, "fail_fast",
+                          o->fail_fast, "no_cache", o->no_cache, "auto_approve", o->auto_approve,
+                          "no_wait", o->no_wait);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return s;
 }
 
 int engine_result(struct engine *eng, int64_t run_id, enum run_status *status, bool *waiting)

@@ -80,6 +80,24 @@ int engine_result(struct engine *eng, int64_t run_id, enum run_status *status, b
 void engine_each_active(struct engine *eng, int64_t run_id,
                         void (*cb)(void *data, const struct engine_step_view *v), void *data);
 
+/* Serving (`sluice serve`): the engine's loop, for the web server's handles to share. */
+void *engine_uv_loop(struct engine *eng); /* a uv_loop_t * */
+typedef void (*engine_stop_cb)(void *data);
+/* Keep the loop alive when runs end, forget ended runs, adopt orphaned and queued runs every
+ * two seconds; SIGINT/SIGTERM stop the engine (engine_stop) instead of cancelling, and on_stop
+ * is called so that the caller closes its own handles. */
+void engine_set_serve(struct engine *eng, engine_stop_cb on_stop, void *data);
+/* Stop driving: every run is left to its shims (nothing is cancelled) and its lease released,
+ * so that the next engine adopts it at once. */
+void engine_stop(struct engine *eng);
+/* Add every queued, running or waiting run whose lease is free, expired or held by a dead
+ * engine of this host. */
+void engine_adopt(struct engine *eng, const struct engine_opts *defaults);
+
+/* A run's engine options as stored with it (JSON), and back. */
+char *engine_opts_to_json(const struct engine_opts *o);
+void engine_opts_from_json(const char *text, struct engine_opts *o);
+
 /* Convenience for the CLI: engine_new + engine_add_run + engine_loop + engine_result. */
 int engine_drive(struct store *st, int64_t run_id, const struct engine_opts *opts,
                  engine_event_cb cb, void *data, enum run_status *status, bool *waiting,

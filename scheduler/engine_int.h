@@ -94,6 +94,13 @@ struct engine {
     engine_event_cb cb;
     void *cb_data;
     struct run_ctx *runs;
+    uv_timer_t check;        /* closes the engine's handles once every run has ended */
+    bool serve;              /* runs come and go; the loop lives until engine_stop */
+    bool stopping;
+    unsigned ticks;
+    struct engine_opts serve_defaults;
+    engine_stop_cb on_stop;
+    void *on_stop_data;
     bool failed;             /* a store error stopped the engine */
     struct err error;
 };
