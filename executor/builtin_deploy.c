@@ -12,12 +12,14 @@
 #include "executor/deploy.h"
 
 static const char usage[] =
-    "usage: sluice builtin deploy --model PATH --target DIR --version LABEL [--health URL]\n"
+    "usage: sluice builtin deploy --model PATH --target DIR --version LABEL [--name NAME]\n"
+    "                             [--health URL]\n"
     "                             [--health-timeout MS]\n"
     "\n"
     "  --model PATH         the model file or folder to deploy\n"
     "  --target DIR         deployment folder: DIR/blue, DIR/green, DIR/current -> live slot\n"
     "  --version LABEL      written to the slot's VERSION file\n"
+    "  --name NAME          the model's file name in the slot (default: that of --model)\n"
     "  --health URL         must answer 2xx after the switch, else the switch is undone\n"
     "  --health-timeout MS  how long to keep trying the health check (default and 0: 30000)\n";
 
@@ -75,6 +77,8 @@ int builtin_deploy_main(int argc, char **argv)
             opt.target = v;
         } else if (!strcmp(a, "--version")) {
             opt.version = v;
+        } else if (!strcmp(a, "--name")) {
+            opt.name = v;
         } else if (!strcmp(a, "--health")) {
             opt.health = v;
         } else if (!strcmp(a, "--health-timeout")) {

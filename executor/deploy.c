@@ -457,7 +457,8 @@ int deploy_run(const struct deploy_options *opt, struct deploy_result *res, stru
     /* Without libcurl the check could never pass: say so before touching the deployment. */
     if (opt->health && *opt->health && http_init(e))
         return -1;
-    char *name = model_name(opt->model, e);
+    /* The artifact store names files by digest: the step's output name is what servers load. */
+    char *name = model_name(opt->name && *opt->name ? opt->name : opt->model, e);
     if (!name)
         return -1;
 

@@ -23,6 +23,7 @@ struct deploy_options {
     const char *model;         /* the file or folder to deploy */
     const char *target;        /* the deployment folder; created when missing */
     const char *version;       /* label for the slot's VERSION file (one line) */
+    const char *name;          /* the model's name inside the slot; NULL: its base name */
     const char *health;        /* http(s) address that must answer 2xx after the switch; NULL */
     int64_t health_timeout_ms; /* keep trying the health check this long; 0: 30 s */
     FILE *progress;            /* a line per failed health check attempt; NULL: none */

@@ -418,6 +418,8 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
         argv_push(&a, xstrdup("--target"));
         argv_push(&a, sp->target.s[0] == '/' ? xstrdup(sp->target.s)
                                              : xasprintf("%s/%s", run->pipe->dir, sp->target.s));
+        argv_push(&a, xstrdup("--name"));
+        argv_push(&a, xstrdup(sp->model.output));
         argv_push(&a, xstrdup("--version"));
         struct model_row m = {0};
         struct err me = ERR_INIT;
