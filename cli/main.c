@@ -24,6 +24,11 @@ static const struct command commands[] = {
     {"compare", cmd_compare, "params and metrics of runs side by side"},
     {"diff", cmd_diff, "what changed between two runs"},
     {"lineage", cmd_lineage, "where an artifact came from and where it went"},
+    {"approve", cmd_approve, "approve a step waiting for a decision, and go on with the run"},
+    {"reject", cmd_reject, "reject a step waiting for a decision: the run fails"},
+    {"models", cmd_models, "the model registry: versions, status, metrics, deployments"},
+    {"catalog", cmd_catalog, "the data catalog: tables and their schema versions"},
+    {"rollback", cmd_rollback, "switch a model's deployment back to the previous version"},
     {"shim", cmd_shim, NULL},
     {"builtin", cmd_builtin, NULL},
 };

@@ -163,7 +163,7 @@ static bool set_step(struct run_ctx *run, struct step_rt *s, enum step_status to
     if (!changed)
         return false;
     if (from == STEP_PENDING || from == STEP_RETRYING)
-        if (to == STEP_RUNNING && !s->started_ms)
+        if ((to == STEP_RUNNING || to == STEP_WAITING) && !s->started_ms)
             s->started_ms = store_now_ms();
     plan_set(&run->plan, s->index, to);
     emit_step(run, s, message);
@@ -818,7 +818,7 @@ static void set_run_status(struct run_ctx *run, enum run_status to, const char *
         return;
     }
     run->row.status = to;
-    emit_run(run, to, message);
+    emit_run(run, to, message && *message ? message : NULL);
 }
 
 static void check_run_end(struct run_ctx *run)
@@ -849,7 +849,7 @@ static void check_run_end(struct run_ctx *run)
             close_run_handles(run);
         }
     } else if (run->row.status == RUN_WAITING) {
-        set_run_status(run, RUN_RUNNING, NULL);
+        set_run_status(run, RUN_RUNNING, "");
     }
 }
 

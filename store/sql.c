@@ -61,7 +61,7 @@ const char *const store_sql[S_COUNT] = {
                       " AND r.status = ?2 AND" RUN_PAGE,
     /* ?1 id, ?2 to, ?3 message, ?4 now, ?5 to is terminal, ?6 from */
     [S_RUN_SET_STATUS] =
-        "UPDATE runs SET status = ?2, message = coalesce(?3, message),"
+        "UPDATE runs SET status = ?2, message = CASE WHEN ?3 IS NULL THEN message ELSE nullif(?3, '') END,"
         " started_at = CASE WHEN ?2 = 'running' AND started_at = 0 THEN ?4 ELSE started_at END,"
         " ended_at = CASE WHEN ?5 THEN ?4 ELSE 0 END"
         " WHERE id = ?1 AND status = ?6",

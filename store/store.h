@@ -115,7 +115,7 @@ int store_run_list_plan(struct store *st, const struct run_filter *f, char **pla
 
 /* Conditional: changes the status only when it is `from`; *changed says whether it did.
  * Sets started_at on the first move to running, ended_at on a terminal status; writes an
- * event. message may be NULL (keeps the old one). */
+ * event. message may be NULL (keeps the old one) or "" (clears it). */
 int store_run_set_status(struct store *st, int64_t id, enum run_status from, enum run_status to,
                          const char *message, bool *changed, struct err *e);
 int store_run_request_cancel(struct store *st, int64_t id, struct err *e);

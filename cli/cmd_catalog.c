@@ -1,0 +1,289 @@
+/* `sluice catalog [TABLE]`: the data catalog the crawl steps fill — every table with its newest
+ * schema version, or one table's versions, newest first, with their columns and what changed
+ * from one version to the next. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "executor/crawl.h"
+#include "store/registry.h"
+#include "store/store.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+static const char usage[] =
+    "usage: sluice catalog [TABLE] [--json]\n"
+    "\n"
+    "List the tables of the data catalog with their newest schema version, row and column\n"
+    "counts; or, with TABLE, each schema version of it (newest first) with its columns and\n"
+    "the changes from the version before.\n"
+    "\n"
+    "      --json  with TABLE: {\"name\", \"versions\": [{\"version\", \"run\", \"rows\",\n"
+    "              \"columns\": [{\"name\", \"type\", \"nulls\"}], \"created_at\",\n"
+    "              \"changes\"}]}, newest first; without TABLE: [{\"name\", \"version\",\n"
+    "              \"run\", \"rows\", \"columns\", \"created_at\"}], by name\n";
+
+/* ISO-8601 UTC with a Z, as in the JSON of every command; JSON null when unset (0). */
+static json_t *json_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char buf[32];
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+static void local_time(int64_t ms, char *buf, size_t n)
+{
+    if (ms <= 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* The columns array of a version's schema.json; an empty array when it has none. The
+ * caller owns the reference. */
+static json_t *schema_columns(const struct catalog_row *c)
+{
+    json_t *j = c->schema ? json_loads(c->schema, 0, NULL) : NULL;
+    json_t *cols = json_object_get(j, "columns");
+    cols = json_is_array(cols) ? json_incref(cols) : json_array();
+    json_decref(j);
+    return cols;
+}
+
+/* Only what the catalog promises of each column: name, type, nulls. */
+static json_t *json_columns(const struct catalog_row *c)
+{
+    json_t *cols = schema_columns(c), *out = json_array();
+    size_t i;
+    json_t *col;
+    json_array_foreach(cols, i, col) {
+        json_t *o = json_object();
+        json_t *name = json_object_get(col, "name"), *type = json_object_get(col, "type");
+        json_t *nulls = json_object_get(col, "nulls");
+        json_object_set(o, "name", json_is_string(name) ? name : json_null());
+        json_object_set(o, "type", json_is_string(type) ? type : json_null());
+        json_object_set(o, "nulls", json_is_integer(nulls) ? nulls : json_null());
+        json_array_append_new(out, o);
+    }
+    json_decref(cols);
+    return out;
+}
+
+/* What changed from older to newer, one line each; NULL (with *why set) when a schema cannot
+ * be read. */
+static json_t *schema_changes(const struct catalog_row *older, const struct catalog_row *newer,
+                              char **why)
+{
+    struct strbuf report = STRBUF_INIT;
+    struct err e = ERR_INIT;
+    bool changed = false;
+    *why = NULL;
+    if (crawl_schema_diff(older->schema, newer->schema, &report, &changed, &e) < 0) {
+        strbuf_release(&report);
+        *why = xstrdup(e.msg);
+        return NULL;
+    }
+    json_t *lines = json_array();
+    for (char *line = report.buf; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len)
+            json_array_append_new(lines, json_stringn(line, len));
+        line += len + (line[len] == '\n');
+    }
+    strbuf_release(&report);
+    return lines;
+}
+
+static json_t *json_version(const struct catalog_row *c, bool with_name)
+{
+    json_t *o = json_object();
+    if (with_name)
+        json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "version", json_integer(c->version));
+    json_object_set_new(o, "run", c->run_id ? json_integer(c->run_id) : json_null());
+    json_object_set_new(o, "rows", json_integer(c->rows));
+    json_object_set_new(o, "columns", json_columns(c));
+    json_object_set_new(o, "created_at", json_time(c->created_at));
+    return o;
+}
+
+static int dump(json_t *j)
+{
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    fputc('\n', stdout);
+    if (rc < 0)
+        cli_error("cannot write the JSON output");
+    return rc < 0 ? -1 : 0;
+}
+
+static int print_tables(const struct catalog_row *rows, size_t n, bool json)
+{
+    if (json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_version(&rows[i], true));
+        return dump(a);
+    }
+    if (!n) {
+        printf("no tables in the catalog yet: a crawl step with table: adds one\n");
+        return 0;
+    }
+    struct cli_table t;
+    cli_table_init(&t, 6);
+    cli_table_addf(&t, "TABLE");
+    cli_table_addf(&t, "VERSION");
+    cli_table_addf(&t, "ROWS");
+    cli_table_addf(&t, "COLUMNS");
+    cli_table_addf(&t, "RUN");
+    cli_table_addf(&t, "CREATED");
+    for (size_t i = 0; i < n; i++) {
+        char created[32];
+        local_time(rows[i].created_at, created, sizeof(created));
+        json_t *cols = schema_columns(&rows[i]);
+        cli_table_addf(&t, "%s", rows[i].name);
+        cli_table_addf(&t, "%d", rows[i].version);
+        cli_table_addf(&t, "%lld", (long long)rows[i].rows);
+        cli_table_addf(&t, "%zu", json_array_size(cols));
+        if (rows[i].run_id)
+            cli_table_addf(&t, "%lld", (long long)rows[i].run_id);
+        else
+            cli_table_addf(&t, "-");
+        cli_table_addf(&t, "%s", created);
+        json_decref(cols);
+    }
+    cli_table_print(&t, stdout, "");
+    return 0;
+}
+
+static void print_columns(const struct catalog_row *c)
+{
+    json_t *cols = json_columns(c);
+    struct cli_table t;
+    cli_table_init(&t, 3);
+    cli_table_addf(&t, "COLUMN");
+    cli_table_addf(&t, "TYPE");
+    cli_table_addf(&t, "NULLS");
+    size_t i;
+    json_t *col;
+    json_array_foreach(cols, i, col) {
+        const char *name = json_string_value(json_object_get(col, "name"));
+        const char *type = json_string_value(json_object_get(col, "type"));
+        json_t *nulls = json_object_get(col, "nulls");
+        cli_table_addf(&t, "%s", name ? name : "?");
+        cli_table_addf(&t, "%s", type ? type : "?");
+        if (json_is_integer(nulls))
+            cli_table_addf(&t, "%lld", (long long)json_integer_value(nulls));
+        else
+            cli_table_addf(&t, "-");
+    }
+    json_decref(cols);
+    cli_table_print(&t, stdout, "  ");
+}
+
+/* One table's versions, newest first; each diffed against the one before it. */
+static int print_table(const char *name, const struct catalog_row *rows, size_t n, bool json)
+{
+    json_t *versions = json ? json_array() : NULL;
+    if (!json)
+        printf("table %s: %zu version%s\n", name, n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const struct catalog_row *c = &rows[i];
+        char *why = NULL;
+        json_t *changes = i + 1 < n ? schema_changes(&rows[i + 1], c, &why) : NULL;
+        if (json) {
+            json_t *o = json_version(c, false);
+            if (i + 1 < n)
+                json_object_set_new(o, "changes", changes ? changes : json_null());
+            json_array_append_new(versions, o);
+            free(why);
+            continue;
+        }
+        char created[32];
+        local_time(c->created_at, created, sizeof(created));
+        printf("\nversion %d: ", c->version);
+        if (c->run_id)
+            printf("run %lld, ", (long long)c->run_id);
+        printf("%lld rows, %s\n", (long long)c->rows, created);
+        if (why) {
+            printf("  changes from version %d: cannot tell: %s\n", rows[i + 1].version, why);
+        } else if (changes) {
+            printf("  changes from version %d:%s\n", rows[i + 1].version,
+                   json_array_size(changes) ? "" : " none in the columns");
+            size_t k;
+            json_t *line;
+            json_array_foreach(changes, k, line)
+                printf("    %s\n", json_string_value(line));
+        }
+        print_columns(c);
+        json_decref(changes);
+        free(why);
+    }
+    if (!json)
+        return 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "versions", versions);
+    return dump(o);
+}
+
+int cmd_catalog(int argc, char **argv)
+{
+    if (cli_help(argc, argv, usage) == 0)
+        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'J'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'J':
+            json = true;
+            break;
+        default:
+            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(usage, "one TABLE at a time");
+    const char *table = optind < argc ? argv[optind] : NULL;
+    struct store *st = cli_open_store();
+    if (!st)
+        return EXIT_RUN_FAILED;
+    struct catalog_row *rows = NULL;
+    size_t n = 0;
+    struct err e = ERR_INIT;
+    int rc = EXIT_RUN_FAILED;
+    if (store_catalog_list(st, table, &rows, &n, &e) < 0) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (table && !n) {
+        cli_error("no table '%s' in the catalog", table);
+        goto out;
+    }
+    if ((table ? print_table(table, rows, n, json) : print_tables(rows, n, json)) == 0)
+        rc = EXIT_OK;
+out:
+    catalog_rows_free(rows, n);
+    store_close(st);
+    return rc;
+}

@@ -1,0 +1,406 @@
+/* `sluice models [NAME]`: the model registry — every version with its status, run, digest and
+ * metrics, newest first; with NAME also its deployment history and the approval decisions of
+ * each version. Also the text tables the registry commands print (cli_table_*). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "store/registry.h"
+#include "store/store.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+static const char usage[] =
+    "usage: sluice models [NAME] [--json]\n"
+    "\n"
+    "List the versions of every model in the registry (or of model NAME), newest first: status\n"
+    "(pending, approved, rejected, deployed, retired), the run that made it, its digest and\n"
+    "the run's main metrics. With NAME, also where it was deployed and who approved what.\n"
+    "\n"
+    "      --json  print a JSON array: [{\"name\", \"version\", \"status\", \"run\", \"sha256\",\n"
+    "              \"created_at\", \"metrics\": {...}}, ...]; with NAME each version also has\n"
+    "              \"approvals\" and \"deployments\"\n";
+
+/* Metrics shown in the table's last column; the rest are in --json and `sluice show`. */
+#define KEY_METRICS 3
+
+/* ---- tables ---- */
+
+void cli_table_init(struct cli_table *t, size_t ncols)
+{
+    memset(t, 0, sizeof(*t));
+    t->ncols = ncols;
+}
+
+void cli_table_addf(struct cli_table *t, const char *fmt, ...)
+{
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    XGROW(t->cells, t->alloc, t->n + 1);
+    t->cells[t->n++] = strbuf_detach(&sb, NULL);
+}
+
+/* Display width of UTF-8 text: continuation bytes take no column. */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+void cli_table_print(struct cli_table *t, FILE *out, const char *indent)
+{
+    size_t *width = xcalloc(t->ncols ? t->ncols : 1, sizeof(*width));
+    for (size_t i = 0; i < t->n; i++) {
+        size_t w = text_width(t->cells[i]);
+        if (w > width[i % t->ncols])
+            width[i % t->ncols] = w;
+    }
+    struct strbuf line = STRBUF_INIT;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t c = i % t->ncols;
+        if (c == 0)
+            strbuf_addstr(&line, indent);
+        strbuf_addstr(&line, t->cells[i]);
+        if (c + 1 < t->ncols && i + 1 < t->n) {
+            for (size_t k = text_width(t->cells[i]); k < width[c] + 2; k++)
+                strbuf_addch(&line, ' ');
+            continue;
+        }
+        while (line.len && line.buf[line.len - 1] == ' ')
+            line.buf[--line.len] = '\0';
+        fprintf(out, "%s\n", line.buf);
+        strbuf_reset(&line);
+    }
+    strbuf_release(&line);
+    free(width);
+    cli_table_release(t);
+}
+
+void cli_table_release(struct cli_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->n = t->alloc = 0;
+}
+
+/* ---- formatting ---- */
+
+/* ISO-8601 UTC with a Z, as in the JSON of every command; JSON null when unset (0). */
+static json_t *json_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char buf[32];
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* Local time for people: "2026-11-24 19:00:05". */
+static void local_time(int64_t ms, char *buf, size_t n)
+{
+    if (ms <= 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* The stored metrics object; an empty object when there are none or they do not parse. */
+static json_t *metrics_object(const char *text)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = json_object();
+    }
+    return j;
+}
+
+/* "evaluate.f1=0.9312 evaluate.acc=0.95": the first few scalar metrics. */
+static char *key_metrics(const char *text)
+{
+    json_t *m = metrics_object(text);
+    struct strbuf sb = STRBUF_INIT;
+    const char *k;
+    json_t *v;
+    int shown = 0, more = 0;
+    json_object_foreach(m, k, v) {
+        if (!json_is_number(v))
+            continue;
+        if (shown == KEY_METRICS) {
+            more++;
+            continue;
+        }
+        strbuf_addf(&sb, "%s%s=%.4g", shown++ ? " " : "", k, json_number_value(v));
+    }
+    if (more)
+        strbuf_addf(&sb, " (+%d)", more);
+    json_decref(m);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* ---- output ---- */
+
+/* The approvals of one version: those of the step of its run that registered it. Returns the
+ * run's decisions (freed with approval_rows_free), the version's ones first: *mine of them. */
+static struct approval_row *version_approvals(struct store *st, const struct model_row *m,
+                                              size_t *all, size_t *mine)
+{
+    struct approval_row *rows = NULL;
+    struct err e = ERR_INIT;
+    *all = *mine = 0;
+    if (!m->run_id || !m->step || store_approvals_list(st, m->run_id, &rows, all, &e) < 0)
+        return NULL;
+    for (size_t i = 0; i < *all; i++) {
+        if (strcmp(rows[i].step, m->step))
+            continue;
+        struct approval_row tmp = rows[*mine];
+        rows[*mine] = rows[i];
+        rows[i] = tmp;
+        (*mine)++;
+    }
+    return rows;
+}
+
+static json_t *json_approvals(struct store *st, const struct model_row *m)
+{
+    json_t *a = json_array();
+    size_t all, mine;
+    struct approval_row *rows = version_approvals(st, m, &all, &mine);
+    for (size_t i = 0; i < mine; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "decision", json_string(rows[i].decision));
+        json_object_set_new(o, "by", rows[i].by ? json_string(rows[i].by) : json_null());
+        json_object_set_new(o, "comment",
+                            rows[i].comment ? json_string(rows[i].comment) : json_null());
+        json_object_set_new(o, "at", json_time(rows[i].at));
+        json_array_append_new(a, o);
+    }
+    approval_rows_free(rows, all);
+    return a;
+}
+
+static json_t *json_deployment(const struct deployment_row *d)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(d->version));
+    json_object_set_new(o, "target", json_string(d->target));
+    json_object_set_new(o, "slot", d->slot ? json_string(d->slot) : json_null());
+    json_object_set_new(o, "status", json_string(d->status));
+    json_object_set_new(o, "run", d->run_id ? json_integer(d->run_id) : json_null());
+    json_object_set_new(o, "at", json_time(d->at));
+    return o;
+}
+
+static int print_json(struct store *st, const struct model_row *rows, size_t n,
+                      const struct deployment_row *deps, size_t ndeps, bool detail)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct model_row *m = &rows[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(m->name));
+        json_object_set_new(o, "version", json_integer(m->version));
+        json_object_set_new(o, "status", json_string(m->status));
+        json_object_set_new(o, "run", m->run_id ? json_integer(m->run_id) : json_null());
+        json_object_set_new(o, "sha256", json_string(m->digest ? m->digest : ""));
+        json_object_set_new(o, "created_at", json_time(m->created_at));
+        json_object_set_new(o, "metrics", metrics_object(m->metrics));
+        json_object_set_new(o, "step", m->step ? json_string(m->step) : json_null());
+        json_object_set_new(o, "size", json_integer(m->size));
+        if (detail) {
+            json_object_set_new(o, "approvals", json_approvals(st, m));
+            json_t *d = json_array();
+            for (size_t k = 0; k < ndeps; k++)
+                if (deps[k].model_id == m->id)
+                    json_array_append_new(d, json_deployment(&deps[k]));
+            json_object_set_new(o, "deployments", d);
+        }
+        json_array_append_new(a, o);
+    }
+    /* 15 digits: a metric stored as 0.9 reads 0.9, not 0.90000000000000002 */
+    int rc = json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(a);
+    fputc('\n', stdout);
+    return rc < 0 ? -1 : 0;
+}
+
+static void print_versions(const struct model_row *rows, size_t n, bool with_name)
+{
+    struct cli_table t;
+    cli_table_init(&t, with_name ? 7 : 6);
+    if (with_name)
+        cli_table_addf(&t, "NAME");
+    cli_table_addf(&t, "VERSION");
+    cli_table_addf(&t, "STATUS");
+    cli_table_addf(&t, "RUN");
+    cli_table_addf(&t, "CREATED");
+    cli_table_addf(&t, "SHA256");
+    cli_table_addf(&t, "METRICS");
+    for (size_t i = 0; i < n; i++) {
+        const struct model_row *m = &rows[i];
+        char created[32];
+        local_time(m->created_at, created, sizeof(created));
+        if (with_name)
+            cli_table_addf(&t, "%s", m->name);
+        cli_table_addf(&t, "%d", m->version);
+        cli_table_addf(&t, "%s", m->status);
+        if (m->run_id)
+            cli_table_addf(&t, "%lld", (long long)m->run_id);
+        else
+            cli_table_addf(&t, "-");
+        cli_table_addf(&t, "%s", created);
+        cli_table_addf(&t, "%.12s", m->digest ? m->digest : "");
+        char *km = key_metrics(m->metrics);
+        cli_table_addf(&t, "%s", km);
+        free(km);
+    }
+    cli_table_print(&t, stdout, "");
+}
+
+static void print_deployments(const struct deployment_row *d, size_t n)
+{
+    printf("\ndeployments:\n");
+    if (!n) {
+        printf("  never deployed\n");
+        return;
+    }
+    struct cli_table t;
+    cli_table_init(&t, 6);
+    cli_table_addf(&t, "AT");
+    cli_table_addf(&t, "VERSION");
+    cli_table_addf(&t, "STATUS");
+    cli_table_addf(&t, "SLOT");
+    cli_table_addf(&t, "BY");
+    cli_table_addf(&t, "TARGET");
+    for (size_t i = 0; i < n; i++) {
+        char at[32];
+        local_time(d[i].at, at, sizeof(at));
+        cli_table_addf(&t, "%s", at);
+        cli_table_addf(&t, "%d", d[i].version);
+        cli_table_addf(&t, "%s", d[i].status);
+        cli_table_addf(&t, "%s", d[i].slot ? d[i].slot : "-");
+        if (d[i].run_id)
+            cli_table_addf(&t, "run %lld", (long long)d[i].run_id);
+        else
+            cli_table_addf(&t, "rollback");
+        cli_table_addf(&t, "%s", d[i].target);
+    }
+    cli_table_print(&t, stdout, "  ");
+}
+
+static void print_approvals(struct store *st, const struct model_row *rows, size_t n)
+{
+    struct cli_table t;
+    cli_table_init(&t, 5);
+    cli_table_addf(&t, "VERSION");
+    cli_table_addf(&t, "DECISION");
+    cli_table_addf(&t, "BY");
+    cli_table_addf(&t, "AT");
+    cli_table_addf(&t, "COMMENT");
+    for (size_t i = 0; i < n; i++) {
+        size_t all, mine;
+        struct approval_row *a = version_approvals(st, &rows[i], &all, &mine);
+        for (size_t k = 0; k < mine; k++) {
+            char at[32];
+            local_time(a[k].at, at, sizeof(at));
+            cli_table_addf(&t, "%d", rows[i].version);
+            cli_table_addf(&t, "%s", a[k].decision);
+            cli_table_addf(&t, "%s", a[k].by ? a[k].by : "-");
+            cli_table_addf(&t, "%s", at);
+            cli_table_addf(&t, "%s", a[k].comment ? a[k].comment : "");
+        }
+        approval_rows_free(a, all);
+    }
+    printf("\napprovals:\n");
+    if (t.n == t.ncols) {
+        printf("  none yet\n");
+        cli_table_release(&t);
+        return;
+    }
+    cli_table_print(&t, stdout, "  ");
+}
+
+int cmd_models(int argc, char **argv)
+{
+    if (cli_help(argc, argv, usage) == 0)
+        return EXIT_OK;
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'J'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'J':
+            json = true;
+            break;
+        default:
+            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(usage, "one NAME at a time");
+    const char *name = optind < argc ? argv[optind] : NULL;
+    struct store *st = cli_open_store();
+    if (!st)
+        return EXIT_RUN_FAILED;
+    struct model_row *rows = NULL;
+    struct deployment_row *deps = NULL;
+    size_t n = 0, ndeps = 0;
+    struct err e = ERR_INIT;
+    int rc = EXIT_RUN_FAILED;
+    if (store_model_list(st, name, &rows, &n, &e) < 0 ||
+        (name && store_deployments_list(st, name, &deps, &ndeps, &e) < 0)) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (name && !n) {
+        cli_error("no model '%s' in the registry", name);
+        goto out;
+    }
+    rc = EXIT_OK;
+    if (json) {
+        if (print_json(st, rows, n, deps, ndeps, name != NULL) < 0) {
+            cli_error("cannot write the JSON output");
+            rc = EXIT_RUN_FAILED;
+        }
+    } else if (!n) {
+        printf("no models in the registry yet: an approve step with model: registers one\n");
+    } else if (!name) {
+        print_versions(rows, n, true);
+    } else {
+        printf("model %s: %zu version%s\n\n", name, n, n == 1 ? "" : "s");
+        print_versions(rows, n, false);
+        print_deployments(deps, ndeps);
+        print_approvals(st, rows, n);
+    }
+out:
+    model_rows_free(rows, n);
+    deployment_rows_free(deps, ndeps);
+    store_close(st);
+    return rc;
+}
