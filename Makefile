@@ -18,7 +18,7 @@ LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libuv 2>/dev/null || echo /usr
 # Static core libraries: a dynamically linked binary with all of sluice's libraries costs
 # ~7 ms to exec here, against ~1 ms with these linked in (measured, see README).
 # libcurl and libgvc are loaded with dlopen() by their gatekeeper files, only when used.
-STATIC_LIBS := -Wl,-Bstatic -lyaml -lsqlite3 -ljansson -lcrypto -lcsv -Wl,-Bdynamic $(LIBDIR)/libuv_a.a
+STATIC_LIBS := -Wl,-Bstatic -lyaml -lsqlite3 -ljansson -lcrypto -lcsv -lhttp_parser -Wl,-Bdynamic $(LIBDIR)/libuv_a.a
 LDLIBS := $(STATIC_LIBS) -lpthread -ldl -lm
 
 DEPS := libyaml-dev libuv1-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev \
@@ -38,7 +38,16 @@ ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-GENERATED := web/assets.c
+# The page's files, embedded in the binary: web/embed.sh writes build/gen/web/assets.c from
+# web/static/* and Debian's Chart.js (left out when libjs-chart.js is not installed: the page
+# then draws no charts and says so). Its object joins every link of the library objects.
+GENERATED := build/gen/web/assets.c
+STATIC_FILES := $(sort $(wildcard web/static/*))
+CHARTJS := $(firstword $(wildcard /usr/share/javascript/chart.js/chart.umd.js \
+	/usr/share/javascript/chart.js/chart.min.js /usr/share/javascript/chart.js/chart.js))
+REL_OBJ += $(GENERATED:%.c=$(REL)/%.o)
+ASAN_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
+ASAN_LIB_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 
 .PHONY: all test unit integration demo deps install fuzz fuzz-run bench clean
 all: sluice
@@ -53,6 +62,10 @@ $(REL)/%.o: %.c
 $(ASAN)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -MMD -MP -c -o $@ $<
+
+$(GENERATED): web/embed.sh $(STATIC_FILES) $(CHARTJS)
+	@mkdir -p $(@D)
+	web/embed.sh $@ $(STATIC_FILES) $(if $(CHARTJS),chart.js=$(CHARTJS))
 
 $(ASAN)/sluice: $(ASAN_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)

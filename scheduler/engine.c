@@ -985,6 +985,7 @@ static void run_free(struct run_ctx *run)
         free(s->cache_key);
         free(s->cache_info);
         free(s->note);
+        argv_free(s->shell_env);
     }
     free(run->steps);
     if (run->plan_inited)

@@ -47,6 +47,7 @@ struct step_rt {
     char *cache_key;
     char *cache_info;
     char *note;              /* said on success: catalog version, deployment */
+    char **shell_env;        /* SLUICE_V_n=value of a shell-form run's substitutions */
 };
 
 struct run_ctx {
