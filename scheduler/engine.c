@@ -1016,6 +1016,16 @@ void engine_free(struct engine *eng)
     free(eng);
 }
 
+static void recover_attempt(struct run_ctx *run, struct step_rt *s);
+
+static void on_recover_timer(uv_timer_t *t)
+{
+    struct step_rt *s = t->data;
+    recover_attempt(s->run, s);
+    pump(s->run);
+    check_run_end(s->run);
+}
+
 /* Read back what became of an attempt that was running when its engine went away. */
 static void recover_attempt(struct run_ctx *run, struct step_rt *s)
 {
@@ -1047,6 +1057,7 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     }
     s->attempt_id = a->id;
     s->attempt_n = a->n;
+    free(s->attempt_dir);
     s->attempt_dir = xstrdup(a->dir);
     s->started_ms = a->started_at;
     pid_t pid = (pid_t)a->pid;
@@ -1054,8 +1065,10 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     int64_t started = a->started_at;
     attempt_rows_free(rows, n);
     s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
-    run->slots_used += s->cpus;
-    s->holds_slots = true;
+    if (!s->holds_slots) {
+        run->slots_used += s->cpus;
+        s->holds_slots = true;
+    }
 
     char *exitp = xasprintf("%s/exit.json", s->attempt_dir);
     bool has_exit = access(exitp, F_OK) == 0;
@@ -1083,8 +1096,9 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     if (!has_exit && !pid && store_now_ms() - started < LOST_GRACE_MS) {
         /* Spawned a moment before the old engine died, perhaps: give the shim time to write
          * its pid file before calling the attempt lost. */
-        usleep((useconds_t)(LOST_GRACE_MS - (store_now_ms() - started)) * 1000);
-        recover_attempt(run, s);
+        ensure_timer(run, s);
+        uv_timer_start(&s->timer, on_recover_timer,
+                       (uint64_t)(LOST_GRACE_MS - (store_now_ms() - started)), 0);
         return;
     }
     if (!has_exit && !pid) {

@@ -165,9 +165,11 @@ bool plan_only_waiting(const struct plan *p)
 
 enum run_status plan_outcome(const struct plan *p)
 {
+    if (p->count[STEP_FAILED] || p->count[STEP_LOST])
+        return RUN_FAILED;
     if (p->count[STEP_CANCELLED])
         return RUN_CANCELLED;
-    if (p->count[STEP_FAILED] || p->count[STEP_LOST] || p->count[STEP_UPSTREAM_FAILED])
+    if (p->count[STEP_UPSTREAM_FAILED])
         return RUN_FAILED;
     return RUN_SUCCEEDED;
 }

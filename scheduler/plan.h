@@ -49,8 +49,9 @@ bool plan_finished(const struct plan *p);
 /* Nothing can make progress without outside input: no ready, running or retrying step, but
  * some step waits for an approval. */
 bool plan_only_waiting(const struct plan *p);
-/* The run's outcome once finished: cancelled if any step was cancelled, failed if any failed,
- * lost or upstream_failed, else succeeded. */
+/* The run's outcome once finished: failed if any step failed or was lost (a --fail-fast run
+ * that cancelled the rest failed), else cancelled if any step was cancelled, else failed if
+ * any is upstream_failed, else succeeded. */
 enum run_status plan_outcome(const struct plan *p);
 
 #endif
