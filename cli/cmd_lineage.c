@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "pipeline/duration.h"
 #include "store/query.h"
+#include "store/registry.h"
 #include "store/store.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -239,14 +240,37 @@ static void print_tree(json_t *doc, const struct artifact_row *a)
 
 /* Models are a later issue: when the store has them, resolve NAME or NAME:VERSION to the
  * model version's artifact here (0 and *out filled; STORE_NOT_FOUND when there is none). */
+/* MODEL or MODEL:VERSION (VERSION as 3 or v3): the model version's artifact. */
 static int resolve_model(struct store *st, const char *spec, struct artifact_row *out,
                          struct err *e)
 {
-    (void)st;
-    (void)out;
-    e->code = STORE_NOT_FOUND;
-    snprintf(e->msg, sizeof(e->msg), "no artifact or model '%s'", spec);
-    return -1;
+    char *name = xstrdup(spec);
+    int version = 0;
+    char *colon = strrchr(name, ':');
+    if (colon) {
+        *colon = '\0';
+        const char *v = colon[1] == 'v' ? colon + 2 : colon + 1;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n <= 0) {
+            free(name);
+            return err_set(e, "'%s' is not MODEL:VERSION (a version is a number, like 3 or v3)",
+                           spec);
+        }
+        version = (int)n;
+    }
+    struct model_row m = {0};
+    int rc = store_model_get(st, name, version, &m, e);
+    if (rc < 0 && e->code == STORE_NOT_FOUND) {
+        err_clear(e);
+        e->code = STORE_NOT_FOUND;
+        snprintf(e->msg, sizeof(e->msg), "no artifact or model '%s'", spec);
+    } else if (rc == 0) {
+        rc = store_artifact_find(st, m.digest, out, e);
+    }
+    model_row_release(&m);
+    free(name);
+    return rc;
 }
 
 static bool all_hex(const char *s)
