@@ -1,0 +1,356 @@
+/* Start the shim for an attempt with posix_spawn (glibc's is clone(CLONE_VM|CLONE_VFORK): its
+ * cost does not grow with the engine's memory, unlike libuv 1.44's fork-based uv_spawn), and
+ * read what the shim leaves in the attempt's folder. The proc_* helpers identify a process by
+ * pid plus start time; they use only libc, since the shim calls proc_start_time() too. */
+#include "executor/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+extern char **environ;
+
+/* exit.json and pid are a few hundred bytes; anything larger was not written by the shim. */
+#define SHIM_FILE_CAP 4096
+
+/* Read the state letter and the start time of pid from /proc/PID/stat. */
+static int proc_stat_read(pid_t pid, char *state, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof(buf) - 1);
+    while (n < 0 && errno == EINTR);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        errno = saved;
+        return -1;
+    }
+    buf[n] = '\0';
+    /* "PID (COMM) S f4 … f22 …": COMM may hold spaces and parentheses, the fields after the
+     * last ')' cannot. 1023 bytes always reach field 22. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        goto malformed;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            goto malformed;
+        p++;
+    }
+    char *end;
+    errno = 0;
+    *start = strtoull(p, &end, 10);
+    if (errno || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+        goto malformed;
+    return 0;
+malformed:
+    errno = EINVAL;
+    return -1;
+}
+
+int proc_start_time(pid_t pid, unsigned long long *out)
+{
+    char state;
+    return proc_stat_read(pid, &state, out);
+}
+
+bool proc_alive(pid_t pid, unsigned long long start)
+{
+    char state;
+    unsigned long long t;
+    if (pid <= 0 || proc_stat_read(pid, &state, &t) < 0)
+        return false;
+    /* Z: exited, not reaped yet; X: being reaped. */
+    return t == start && state != 'Z' && state != 'X';
+}
+
+static int pidfd_open_cloexec(pid_t pid)
+{
+    /* pidfds are always close-on-exec (the kernel sets O_CLOEXEC on them). */
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int proc_pidfd(pid_t pid, unsigned long long start)
+{
+    if (pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    /* Pin the process first, then check that it is the right one: the pidfd cannot come to
+     * mean a process that took the pid over after the check. */
+    int pidfd = pidfd_open_cloexec(pid);
+    if (pidfd < 0)
+        return -1;
+    if (!proc_alive(pid, start)) {
+        close(pidfd);
+        errno = ESRCH;
+        return -1;
+    }
+    return pidfd;
+}
+
+int proc_signal_group(pid_t pid, unsigned long long start, int sig)
+{
+    int pidfd = proc_pidfd(pid, start);
+    if (pidfd < 0 && errno != ENOSYS)
+        return -1;
+    int rc;
+    if (pidfd >= 0) {
+        rc = (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+        int saved = errno;
+        close(pidfd);
+        errno = saved;
+    } else if (!proc_alive(pid, start)) {
+        errno = ESRCH; /* no pidfds (Linux < 5.3): check, then kill, and accept the window */
+        rc = -1;
+    } else {
+        rc = kill(pid, sig);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+int spawn_reap(pid_t pid, int *status)
+{
+    pid_t p;
+    do
+        p = waitpid(pid, status, WNOHANG);
+    while (p < 0 && errno == EINTR);
+    return p;
+}
+
+/* The shim's argv: BIN shim DIR [options] -- ARG..., in an array the caller frees (the strings
+ * are borrowed, except the two numbers, which live in the caller's buffers). */
+static char **shim_argv(const struct spawn_req *req, char *timeout, char *grace)
+{
+    size_t nargs = 0;
+    if (req->argv)
+        while (req->argv[nargs])
+            nargs++;
+    char **argv = xcalloc(12 + nargs + 1, sizeof(*argv));
+    size_t i = 0;
+    argv[i++] = (char *)req->sluice_bin;
+    argv[i++] = "shim";
+    argv[i++] = (char *)req->dir;
+    if (req->timeout_ms) {
+        argv[i++] = "--timeout";
+        argv[i++] = timeout;
+    }
+    if (req->grace_ms) {
+        argv[i++] = "--grace";
+        argv[i++] = grace;
+    }
+    if (req->workdir) {
+        argv[i++] = "--workdir";
+        argv[i++] = (char *)req->workdir;
+    }
+    if (!req->argv)
+        argv[i++] = "--shell";
+    argv[i++] = "--";
+    if (req->argv) {
+        for (size_t k = 0; k < nargs; k++)
+            argv[i++] = req->argv[k];
+    } else {
+        argv[i++] = (char *)req->shell;
+    }
+    argv[i] = NULL;
+    return argv;
+}
+
+int spawn_shim(const struct spawn_req *req, struct spawn_proc *out, struct err *e)
+{
+    if (!req->argv == !req->shell)
+        BUG("spawn_shim needs exactly one of argv and shell");
+    if (req->argv && !req->argv[0])
+        BUG("spawn_shim with an empty argv");
+
+    char timeout[24], grace[24];
+    snprintf(timeout, sizeof(timeout), "%lu", req->timeout_ms);
+    snprintf(grace, sizeof(grace), "%lu", req->grace_ms);
+    char **argv = shim_argv(req, timeout, grace);
+    char *log = xasprintf("%s/log", req->dir);
+    int ret = -1;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /* No O_CLOEXEC here, although the fd lives only in the child: had the engine's fd 1 been
+     * closed, open() would return 1 itself, glibc would not dup2() it, and the flag would stay
+     * and close the shim's stdout at exec. */
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* The engine opens its fds with O_CLOEXEC, but libraries may not: no fd above 2 reaches
+     * the shim either way (one close_range() in the child). */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t set;
+    sigfillset(&set);
+    posix_spawnattr_setsigdefault(&attr, &set);
+    /* The shim's signals arrive blocked: a cancel sent between this spawn and the shim's first
+     * instruction is then kept for its loop instead of killing it before it records anything.
+     * The shim gives the step an empty mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    posix_spawnattr_setsigmask(&attr, &set);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    pid_t pid;
+    int rc = posix_spawn(&pid, req->sluice_bin, &fa, &attr, argv,
+                         req->envp ? req->envp : environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        /* posix_spawn reports a failed file action (the log) and a failed exec alike. */
+        if (access(req->sluice_bin, X_OK) == 0)
+            err_set(e, "cannot open '%s': %s", log, strerror(rc));
+        else
+            err_set(e, "cannot start the shim '%s': %s", req->sluice_bin, strerror(rc));
+        goto out;
+    }
+
+    /* The shim is our child and not reaped: its pid cannot be reused before spawn_reap(), so
+     * its start time and pidfd are its own even if it has already exited. */
+    out->pid = pid;
+    out->pidfd = -1;
+    if (proc_start_time(pid, &out->start_time) < 0) {
+        err_set(e, "cannot read the start time of process '%ld': %s", (long)pid,
+                strerror(errno));
+        goto kill;
+    }
+    out->pidfd = pidfd_open_cloexec(pid);
+    if (out->pidfd < 0 && errno != ENOSYS) {
+        err_set(e, "cannot open a pidfd for process '%ld': %s", (long)pid, strerror(errno));
+        goto kill;
+    }
+    ret = 0;
+    goto out;
+kill:
+    /* Nothing left running that the caller does not know about. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+out:
+    free(log);
+    free(argv);
+    return ret;
+}
+
+/* Read DIR/NAME into sb. Returns 0, 1 when it does not exist, -1 with e filled. */
+static int read_shim_file(const char *dir, const char *name, struct strbuf *sb, struct err *e)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    int rc = strbuf_read_file(sb, path, SHIM_FILE_CAP);
+    if (rc == -1 && errno == ENOENT)
+        rc = 1;
+    else if (rc == -1)
+        rc = err_set(e, "cannot read '%s': %s", path, strerror(errno));
+    else if (rc == -2)
+        rc = err_set(e, "'%s' is larger than %d bytes", path, SHIM_FILE_CAP);
+    free(path);
+    return rc;
+}
+
+static int copy_time(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+int shim_read_exit(const char *dir, struct shim_exit *out, struct err *e)
+{
+    struct strbuf sb = STRBUF_INIT;
+    json_t *root = NULL;
+    int rc = read_shim_file(dir, "exit.json", &sb, e);
+    if (rc)
+        goto out;
+    json_error_t jerr;
+    root = json_loadb(sb.buf, sb.len, 0, &jerr);
+    if (!root) {
+        rc = err_set(e, "cannot parse '%s/exit.json': %s at line %d", dir, jerr.text, jerr.line);
+        goto out;
+    }
+    json_int_t code, sig, rss;
+    const char *started, *ended;
+    int timed_out, cancelled;
+    memset(out, 0, sizeof(*out));
+    if (json_unpack_ex(root, &jerr, 0, "{s:I, s:I, s:F, s:I, s:s, s:s, s:b, s:b}", "exit", &code,
+                       "signal", &sig, "cpu_s", &out->cpu_s, "max_rss_kb", &rss, "started_at",
+                       &started, "ended_at", &ended, "timed_out", &timed_out, "cancelled",
+                       &cancelled) < 0) {
+        rc = err_set(e, "malformed '%s/exit.json': %s", dir, jerr.text);
+        goto out;
+    }
+    if (code < 0 || code > 255 || sig < 0 || sig > 127 || rss < 0) {
+        rc = err_set(e, "malformed '%s/exit.json': value out of range", dir);
+        goto out;
+    }
+    if (copy_time(out->started_at, sizeof(out->started_at), started) < 0 ||
+        copy_time(out->ended_at, sizeof(out->ended_at), ended) < 0) {
+        rc = err_set(e, "malformed '%s/exit.json': time too long", dir);
+        goto out;
+    }
+    out->exit = (int)code;
+    out->signal = (int)sig;
+    out->max_rss_kb = (long)rss;
+    out->timed_out = timed_out;
+    out->cancelled = cancelled;
+out:
+    json_decref(root);
+    strbuf_release(&sb);
+    return rc;
+}
+
+int shim_read_pid(const char *dir, struct shim_pid *out, struct err *e)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int rc = read_shim_file(dir, "pid", &sb, e);
+    if (rc)
+        goto out;
+    /* The shim writes the line with one write(); until its newline is there, it is not
+     * complete. */
+    if (!sb.len || sb.buf[sb.len - 1] != '\n') {
+        rc = 1;
+        goto out;
+    }
+    long shim, child;
+    unsigned long long start;
+    int used = 0;
+    if (sscanf(sb.buf, "%ld %llu %ld\n%n", &shim, &start, &child, &used) != 3 ||
+        (size_t)used != sb.len || shim <= 0 || child <= 0 || shim > INT_MAX || child > INT_MAX) {
+        rc = err_set(e, "malformed '%s/pid'", dir);
+        goto out;
+    }
+    out->shim = (pid_t)shim;
+    out->start_time = start;
+    out->child = (pid_t)child;
+out:
+    strbuf_release(&sb);
+    return rc;
+}
