@@ -20,6 +20,8 @@ LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libuv 2>/dev/null || echo /usr
 # libcurl and libgvc are loaded with dlopen() by their gatekeeper files, only when used.
 STATIC_LIBS := -Wl,-Bstatic -lyaml -lsqlite3 -ljansson -lcrypto -lcsv -lhttp_parser -Wl,-Bdynamic $(LIBDIR)/libuv_a.a
 LDLIBS := $(STATIC_LIBS) -lpthread -ldl -lm
+# A position-dependent binary has ~50x fewer relocations to apply at every exec of the shim.
+RELEASE_LDFLAGS := -no-pie
 
 DEPS := libyaml-dev libuv1-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev \
 	libjansson-dev libhttp-parser-dev libcsv-dev libssl-dev libgraphviz-dev libjs-chart.js \
@@ -53,7 +55,7 @@ ASAN_LIB_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 all: sluice
 
 sluice: $(REL_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(RELEASE_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(REL)/%.o: %.c
 	@mkdir -p $(@D)

@@ -1081,8 +1081,8 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
             store_attempt_set_pid(run->eng->st, s->attempt_id, pid, start, NULL, &e);
         }
     }
-    if (!has_exit && pid && proc_alive(pid, start)) {
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (!has_exit && pid) {
+        int fd = proc_pidfd(pid, start);
         if (fd >= 0) {
             s->pid = pid;
             s->pid_start = start;
