@@ -36,6 +36,9 @@ int cmd_reject(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_benchfill(int argc, char **argv);
 
 /* "error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

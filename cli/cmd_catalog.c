@@ -10,11 +10,11 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "executor/crawl.h"
 #include "store/registry.h"
 #include "store/store.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
+#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice catalog [TABLE] [--json]\n"
@@ -28,19 +28,6 @@ static const char usage[] =
     "              \"changes\"}]}, newest first; without TABLE: [{\"name\", \"version\",\n"
     "              \"run\", \"rows\", \"columns\", \"created_at\"}], by name\n";
 
-/* ISO-8601 UTC with a Z, as in the JSON of every command; JSON null when unset (0). */
-static json_t *json_time(int64_t ms)
-{
-    if (ms <= 0)
-        return json_null();
-    char buf[32];
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
 static void local_time(int64_t ms, char *buf, size_t n)
 {
     if (ms <= 0) {
@@ -51,74 +38,6 @@ static void local_time(int64_t ms, char *buf, size_t n)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* The columns array of a version's schema.json; an empty array when it has none. The
- * caller owns the reference. */
-static json_t *schema_columns(const struct catalog_row *c)
-{
-    json_t *j = c->schema ? json_loads(c->schema, 0, NULL) : NULL;
-    json_t *cols = json_object_get(j, "columns");
-    cols = json_is_array(cols) ? json_incref(cols) : json_array();
-    json_decref(j);
-    return cols;
-}
-
-/* Only what the catalog promises of each column: name, type, nulls. */
-static json_t *json_columns(const struct catalog_row *c)
-{
-    json_t *cols = schema_columns(c), *out = json_array();
-    size_t i;
-    json_t *col;
-    json_array_foreach(cols, i, col) {
-        json_t *o = json_object();
-        json_t *name = json_object_get(col, "name"), *type = json_object_get(col, "type");
-        json_t *nulls = json_object_get(col, "nulls");
-        json_object_set(o, "name", json_is_string(name) ? name : json_null());
-        json_object_set(o, "type", json_is_string(type) ? type : json_null());
-        json_object_set(o, "nulls", json_is_integer(nulls) ? nulls : json_null());
-        json_array_append_new(out, o);
-    }
-    json_decref(cols);
-    return out;
-}
-
-/* What changed from older to newer, one line each; NULL (with *why set) when a schema cannot
- * be read. */
-static json_t *schema_changes(const struct catalog_row *older, const struct catalog_row *newer,
-                              char **why)
-{
-    struct strbuf report = STRBUF_INIT;
-    struct err e = ERR_INIT;
-    bool changed = false;
-    *why = NULL;
-    if (crawl_schema_diff(older->schema, newer->schema, &report, &changed, &e) < 0) {
-        strbuf_release(&report);
-        *why = xstrdup(e.msg);
-        return NULL;
-    }
-    json_t *lines = json_array();
-    for (char *line = report.buf; *line;) {
-        size_t len = strcspn(line, "\n");
-        if (len)
-            json_array_append_new(lines, json_stringn(line, len));
-        line += len + (line[len] == '\n');
-    }
-    strbuf_release(&report);
-    return lines;
-}
-
-static json_t *json_version(const struct catalog_row *c, bool with_name)
-{
-    json_t *o = json_object();
-    if (with_name)
-        json_object_set_new(o, "name", json_string(c->name));
-    json_object_set_new(o, "version", json_integer(c->version));
-    json_object_set_new(o, "run", c->run_id ? json_integer(c->run_id) : json_null());
-    json_object_set_new(o, "rows", json_integer(c->rows));
-    json_object_set_new(o, "columns", json_columns(c));
-    json_object_set_new(o, "created_at", json_time(c->created_at));
-    return o;
 }
 
 static int dump(json_t *j)
@@ -136,7 +55,7 @@ static int print_tables(const struct catalog_row *rows, size_t n, bool json)
     if (json) {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, json_version(&rows[i], true));
+            json_array_append_new(a, doc_catalog_version(&rows[i], true));
         return dump(a);
     }
     if (!n) {
@@ -154,7 +73,7 @@ static int print_tables(const struct catalog_row *rows, size_t n, bool json)
     for (size_t i = 0; i < n; i++) {
         char created[32];
         local_time(rows[i].created_at, created, sizeof(created));
-        json_t *cols = schema_columns(&rows[i]);
+        json_t *cols = doc_catalog_columns(&rows[i]);
         cli_table_addf(&t, "%s", rows[i].name);
         cli_table_addf(&t, "%d", rows[i].version);
         cli_table_addf(&t, "%lld", (long long)rows[i].rows);
@@ -172,7 +91,7 @@ static int print_tables(const struct catalog_row *rows, size_t n, bool json)
 
 static void print_columns(const struct catalog_row *c)
 {
-    json_t *cols = json_columns(c);
+    json_t *cols = doc_catalog_columns(c);
     struct cli_table t;
     cli_table_init(&t, 3);
     cli_table_addf(&t, "COLUMN");
@@ -198,21 +117,13 @@ static void print_columns(const struct catalog_row *c)
 /* One table's versions, newest first; each diffed against the one before it. */
 static int print_table(const char *name, const struct catalog_row *rows, size_t n, bool json)
 {
-    json_t *versions = json ? json_array() : NULL;
-    if (!json)
-        printf("table %s: %zu version%s\n", name, n, n == 1 ? "" : "s");
+    if (json)
+        return dump(doc_catalog_table_json(name, rows, n, false));
+    printf("table %s: %zu version%s\n", name, n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
         const struct catalog_row *c = &rows[i];
         char *why = NULL;
-        json_t *changes = i + 1 < n ? schema_changes(&rows[i + 1], c, &why) : NULL;
-        if (json) {
-            json_t *o = json_version(c, false);
-            if (i + 1 < n)
-                json_object_set_new(o, "changes", changes ? changes : json_null());
-            json_array_append_new(versions, o);
-            free(why);
-            continue;
-        }
+        json_t *changes = i + 1 < n ? doc_catalog_changes(&rows[i + 1], c, &why) : NULL;
         char created[32];
         local_time(c->created_at, created, sizeof(created));
         printf("\nversion %d: ", c->version);
@@ -233,12 +144,7 @@ static int print_table(const char *name, const struct catalog_row *rows, size_t 
         json_decref(changes);
         free(why);
     }
-    if (!json)
-        return 0;
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(name));
-    json_object_set_new(o, "versions", versions);
-    return dump(o);
+    return 0;
 }
 
 int cmd_catalog(int argc, char **argv)

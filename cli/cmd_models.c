@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
+#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice models [NAME] [--json]\n"
@@ -99,19 +100,6 @@ void cli_table_release(struct cli_table *t)
 
 /* ---- formatting ---- */
 
-/* ISO-8601 UTC with a Z, as in the JSON of every command; JSON null when unset (0). */
-static json_t *json_time(int64_t ms)
-{
-    if (ms <= 0)
-        return json_null();
-    char buf[32];
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
 /* Local time for people: "2026-11-24 19:00:05". */
 static void local_time(int64_t ms, char *buf, size_t n)
 {
@@ -125,21 +113,10 @@ static void local_time(int64_t ms, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* The stored metrics object; an empty object when there are none or they do not parse. */
-static json_t *metrics_object(const char *text)
-{
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    if (!json_is_object(j)) {
-        json_decref(j);
-        j = json_object();
-    }
-    return j;
-}
-
 /* "evaluate.f1=0.9312 evaluate.acc=0.95": the first few scalar metrics. */
 static char *key_metrics(const char *text)
 {
-    json_t *m = metrics_object(text);
+    json_t *m = doc_model_metrics(text);
     struct strbuf sb = STRBUF_INIT;
     const char *k;
     json_t *v;
@@ -161,85 +138,13 @@ static char *key_metrics(const char *text)
 
 /* ---- output ---- */
 
-/* The approvals of one version: those of the step of its run that registered it. Returns the
- * run's decisions (freed with approval_rows_free), the version's ones first: *mine of them. */
-static struct approval_row *version_approvals(struct store *st, const struct model_row *m,
-                                              size_t *all, size_t *mine)
-{
-    struct approval_row *rows = NULL;
-    struct err e = ERR_INIT;
-    *all = *mine = 0;
-    if (!m->run_id || !m->step || store_approvals_list(st, m->run_id, &rows, all, &e) < 0)
-        return NULL;
-    for (size_t i = 0; i < *all; i++) {
-        if (strcmp(rows[i].step, m->step))
-            continue;
-        struct approval_row tmp = rows[*mine];
-        rows[*mine] = rows[i];
-        rows[i] = tmp;
-        (*mine)++;
-    }
-    return rows;
-}
-
-static json_t *json_approvals(struct store *st, const struct model_row *m)
-{
-    json_t *a = json_array();
-    size_t all, mine;
-    struct approval_row *rows = version_approvals(st, m, &all, &mine);
-    for (size_t i = 0; i < mine; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "decision", json_string(rows[i].decision));
-        json_object_set_new(o, "by", rows[i].by ? json_string(rows[i].by) : json_null());
-        json_object_set_new(o, "comment",
-                            rows[i].comment ? json_string(rows[i].comment) : json_null());
-        json_object_set_new(o, "at", json_time(rows[i].at));
-        json_array_append_new(a, o);
-    }
-    approval_rows_free(rows, all);
-    return a;
-}
-
-static json_t *json_deployment(const struct deployment_row *d)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(d->version));
-    json_object_set_new(o, "target", json_string(d->target));
-    json_object_set_new(o, "slot", d->slot ? json_string(d->slot) : json_null());
-    json_object_set_new(o, "status", json_string(d->status));
-    json_object_set_new(o, "run", d->run_id ? json_integer(d->run_id) : json_null());
-    json_object_set_new(o, "at", json_time(d->at));
-    return o;
-}
-
 static int print_json(struct store *st, const struct model_row *rows, size_t n,
                       const struct deployment_row *deps, size_t ndeps, bool detail)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const struct model_row *m = &rows[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(m->name));
-        json_object_set_new(o, "version", json_integer(m->version));
-        json_object_set_new(o, "status", json_string(m->status));
-        json_object_set_new(o, "run", m->run_id ? json_integer(m->run_id) : json_null());
-        json_object_set_new(o, "sha256", json_string(m->digest ? m->digest : ""));
-        json_object_set_new(o, "created_at", json_time(m->created_at));
-        json_object_set_new(o, "metrics", metrics_object(m->metrics));
-        json_object_set_new(o, "step", m->step ? json_string(m->step) : json_null());
-        json_object_set_new(o, "size", json_integer(m->size));
-        if (detail) {
-            json_object_set_new(o, "approvals", json_approvals(st, m));
-            json_t *d = json_array();
-            for (size_t k = 0; k < ndeps; k++)
-                if (deps[k].model_id == m->id)
-                    json_array_append_new(d, json_deployment(&deps[k]));
-            json_object_set_new(o, "deployments", d);
-        }
-        json_array_append_new(a, o);
-    }
-    /* 15 digits: a metric stored as 0.9 reads 0.9, not 0.90000000000000002 */
-    int rc = json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_t *a = doc_models_json(st, rows, n, deps, ndeps, detail);
+    int rc = json_dumpf(a, stdout,
+                        JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                            JSON_REAL_PRECISION(DOC_MODELS_PRECISION));
     json_decref(a);
     fputc('\n', stdout);
     return rc < 0 ? -1 : 0;
@@ -320,7 +225,7 @@ static void print_approvals(struct store *st, const struct model_row *rows, size
     cli_table_addf(&t, "COMMENT");
     for (size_t i = 0; i < n; i++) {
         size_t all, mine;
-        struct approval_row *a = version_approvals(st, &rows[i], &all, &mine);
+        struct approval_row *a = doc_model_approvals(st, &rows[i], &all, &mine);
         for (size_t k = 0; k < mine; k++) {
             char at[32];
             local_time(a[k].at, at, sizeof(at));

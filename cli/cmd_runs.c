@@ -13,6 +13,7 @@
 #include "pipeline/duration.h"
 #include "store/store.h"
 #include "util/strbuf.h"
+#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice runs [--pipeline NAME] [--status S] [--limit N] [--before ID] [--json]\n"
@@ -26,19 +27,6 @@ static const char usage[] =
     "      --before ID      only runs older than run ID (the next page)\n"
     "      --json           print a JSON array: [{\"id\", \"pipeline\", \"status\", \"trigger\",\n"
     "                       \"created_at\", \"started_at\", \"ended_at\"}, ...]\n";
-
-/* ISO-8601 UTC with a Z, as in the JSON of every command; JSON null when unset (0). */
-static json_t *json_time(int64_t ms)
-{
-    if (ms <= 0)
-        return json_null();
-    char buf[32];
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
 
 /* Local time for people: "2026-11-24 19:00:05". */
 static void local_time(int64_t ms, char *buf, size_t n)
@@ -65,27 +53,10 @@ static void run_duration(const struct run_row *r, int64_t now, char *buf, int n)
 
 static int print_json(const struct run_row *rows, size_t n)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const struct run_row *r = &rows[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(r->id));
-        json_object_set_new(o, "pipeline", json_string(r->pipeline ? r->pipeline : ""));
-        json_object_set_new(o, "status", json_string(run_status_name(r->status)));
-        json_object_set_new(o, "trigger", json_string(r->trigger ? r->trigger : ""));
-        json_object_set_new(o, "created_at", json_time(r->created_at));
-        json_object_set_new(o, "started_at", json_time(r->started_at));
-        json_object_set_new(o, "ended_at", json_time(r->ended_at));
-        json_object_set_new(o, "parent_run",
-                            r->parent_run ? json_integer(r->parent_run) : json_null());
-        json_object_set_new(o, "version", json_string(r->version ? r->version : ""));
-        json_object_set_new(o, "message", r->message ? json_string(r->message) : json_null());
-        json_array_append_new(a, o);
-    }
-    int rc = json_dumpf(a, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_t *a = doc_runs_json(rows, n);
+    int rc = doc_dump(a, stdout);
     json_decref(a);
-    fputc('\n', stdout);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 static void print_table(const struct run_row *rows, size_t n)

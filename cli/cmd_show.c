@@ -15,6 +15,7 @@
 #include "pipeline/duration.h"
 #include "store/store.h"
 #include "util/xalloc.h"
+#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice show RUN [--json]\n"
@@ -31,326 +32,16 @@ static const char usage[] =
 /* Series longer than this are shown as their first and last few values. */
 #define SERIES_SHOWN 8
 
-/* ---- loading a run ---- */
-
-/* Everything shown about a run, loaded in five queries. The per-step slices point into the
- * run-wide arrays (attempts and outputs come ordered by step, metrics by step name). */
-struct step_view {
-    struct step_row *row;
-    struct attempt_row *att; /* this step's attempts, by n (n = 0: a cache record) */
-    size_t natt;
-    const struct attempt_row *final; /* the succeeded or cached attempt whose outputs count */
-    struct metric_row *met;          /* this step's metrics, by name then idx */
-    size_t nmet;
-    struct artifact_row *out; /* outputs of `final` */
-    size_t nout;
-};
-
-struct run_view {
-    struct run_row run;
-    struct step_row *steps;
-    size_t nsteps;
-    struct attempt_row *att;
-    size_t natt;
-    struct metric_row *met;
-    size_t nmet;
-    struct artifact_row *outs;
-    size_t nouts;
-    struct step_view *sv; /* nsteps */
-};
-
-static void view_release(struct run_view *v)
-{
-    run_row_release(&v->run);
-    step_rows_free(v->steps, v->nsteps);
-    attempt_rows_free(v->att, v->natt);
-    metric_rows_free(v->met, v->nmet);
-    artifact_rows_free(v->outs, v->nouts);
-    free(v->sv);
-    memset(v, 0, sizeof(*v));
-}
-
-static bool attempt_ok(const struct attempt_row *a)
-{
-    return a->status && (!strcmp(a->status, "succeeded") || !strcmp(a->status, "cached"));
-}
-
-static void view_slice(struct run_view *v, struct step_view *s)
-{
-    size_t i = 0;
-    while (i < v->natt && v->att[i].step_id != s->row->id)
-        i++;
-    s->att = v->att ? &v->att[i] : NULL;
-    while (i + s->natt < v->natt && v->att[i + s->natt].step_id == s->row->id)
-        s->natt++;
-    for (size_t k = 0; k < s->natt; k++)
-        if (attempt_ok(&s->att[k]))
-            s->final = &s->att[k];
-    i = 0;
-    while (i < v->nmet && strcmp(v->met[i].step, s->row->name))
-        i++;
-    s->met = v->met ? &v->met[i] : NULL;
-    while (i + s->nmet < v->nmet && !strcmp(v->met[i + s->nmet].step, s->row->name))
-        s->nmet++;
-    if (!s->final)
-        return;
-    i = 0;
-    while (i < v->nouts && v->outs[i].attempt_id != s->final->id)
-        i++;
-    s->out = v->outs ? &v->outs[i] : NULL;
-    while (i + s->nout < v->nouts && v->outs[i + s->nout].attempt_id == s->final->id)
-        s->nout++;
-}
-
-static int view_load(struct store *st, long long run_id, struct run_view *v, struct err *e)
-{
-    memset(v, 0, sizeof(*v));
-    if (store_run_get(st, run_id, &v->run, e) < 0)
-        return -1;
-    if (store_steps_load(st, run_id, &v->steps, &v->nsteps, e) < 0 ||
-        store_run_attempts_load(st, run_id, &v->att, &v->natt, e) < 0 ||
-        store_metrics_load(st, run_id, NULL, &v->met, &v->nmet, e) < 0 ||
-        store_run_io_list(st, run_id, "out", &v->outs, &v->nouts, e) < 0) {
-        view_release(v);
-        return -1;
-    }
-    v->sv = xcalloc(v->nsteps ? v->nsteps : 1, sizeof(*v->sv));
-    for (size_t i = 0; i < v->nsteps; i++) {
-        v->sv[i].row = &v->steps[i];
-        view_slice(v, &v->sv[i]);
-    }
-    return 0;
-}
-
-/* ---- JSON ---- */
-
-static json_t *json_time(int64_t ms)
-{
-    if (ms <= 0)
-        return json_null();
-    char buf[32];
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
-static json_t *json_str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-/* JSON has no NaN or infinity. */
-static json_t *json_number(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* Does s read fully as a JSON number (no leading zeros, hex, inf or nan)? */
-static bool is_json_number(const char *s, bool *integral)
-{
-    const char *p = s;
-    *integral = true;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (*p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        *integral = false;
-        if (!(*++p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        *integral = false;
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == '\0';
-}
-
-/* Parameters are stored as text; JSON readers get them typed, as the pipeline file's YAML
- * would read: a number, true/false, else the string itself. */
-static json_t *json_param(const char *text)
-{
-    bool integral;
-    if (!strcmp(text, "true") || !strcmp(text, "false"))
-        return json_boolean(text[0] == 't');
-    if (is_json_number(text, &integral)) {
-        char *end;
-        if (integral) {
-            errno = 0;
-            long long v = strtoll(text, &end, 10);
-            if (!errno)
-                return json_integer(v);
-        }
-        double d = strtod(text, &end);
-        if (isfinite(d))
-            return json_real(d);
-    }
-    return json_string(text);
-}
-
-/* The fewest digits (15 to 17) that print v so that it reads back exactly. */
-static int real_digits(double v)
-{
-    char buf[40];
-    for (int p = 15; p < 17; p++) {
-        snprintf(buf, sizeof(buf), "%.*g", p, v);
-        if (strtod(buf, NULL) == v)
-            return p;
-    }
-    return 17;
-}
-
-/* jansson prints every real of a document with one precision, 17 digits by default
- * (0.93 → 0.93000000000000005): use the fewest that keep every value of j exact. */
-static int json_precision(json_t *j)
-{
-    int p = 15;
-    size_t i;
-    const char *k;
-    json_t *v;
-    if (json_is_real(j))
-        return real_digits(json_real_value(j));
-    if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
-            int q = json_precision(v);
-            if (q > p)
-                p = q;
-        }
-    } else if (json_is_object(j)) {
-        json_object_foreach(j, k, v) {
-            int q = json_precision(v);
-            if (q > p)
-                p = q;
-        }
-    }
-    return p;
-}
-
-/* A step's metrics: {name: number} for scalars (idx -1), {name: [numbers]} for series. */
-static json_t *json_metrics(const struct metric_row *m, size_t n)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && !strcmp(m[j].name, m[i].name))
-            j++;
-        if (j == i + 1 && m[i].idx < 0) {
-            json_object_set_new(o, m[i].name, json_number(m[i].value));
-        } else {
-            json_t *a = json_array();
-            for (size_t k = i; k < j; k++)
-                if (m[k].idx >= 0)
-                    json_array_append_new(a, json_number(m[k].value));
-            json_object_set_new(o, m[i].name, a);
-        }
-        i = j;
-    }
-    return o;
-}
-
-/* Attempts with n = 0 are listed too: they are the records of cache hits (status "cached",
- * cached_from = the attempt whose outputs were reused), which is what lineage follows. */
-static json_t *json_attempt(const struct attempt_row *a)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "n", json_integer(a->n));
-    json_object_set_new(o, "status", json_string(a->status ? a->status : ""));
-    json_object_set_new(o, "exit", a->exit_code >= 0 ? json_integer(a->exit_code) : json_null());
-    json_object_set_new(o, "signal", json_integer(a->signal));
-    json_object_set_new(o, "started_at", json_time(a->started_at));
-    json_object_set_new(o, "ended_at", json_time(a->ended_at));
-    /* rusage has microseconds; rounding keeps the printed value short */
-    json_object_set_new(o, "cpu_s", json_real(round(a->cpu_s * 1e6) / 1e6));
-    json_object_set_new(o, "max_rss_kb", json_integer(a->max_rss_kb));
-    json_object_set_new(o, "cached_from",
-                        a->cached_from ? json_integer(a->cached_from) : json_null());
-    json_t *log = a->dir && *a->dir ? json_sprintf("%s/log", a->dir) : json_null();
-    json_object_set_new(o, "log", log);
-    return o;
-}
-
-static json_t *json_step(const struct step_view *s)
-{
-    const struct step_row *r = s->row;
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(r->name));
-    json_object_set_new(o, "kind", json_string(r->kind ? r->kind : ""));
-    json_object_set_new(o, "status", json_string(step_status_name(r->status)));
-    json_object_set_new(o, "cached", json_boolean(r->cached));
-    json_object_set_new(o, "message", json_str_or_null(r->message));
-    json_object_set_new(o, "started_at", json_time(r->started_at));
-    json_object_set_new(o, "ended_at", json_time(r->ended_at));
-    json_t *att = json_array();
-    for (size_t i = 0; i < s->natt; i++)
-        json_array_append_new(att, json_attempt(&s->att[i]));
-    json_object_set_new(o, "attempts", att);
-    json_object_set_new(o, "metrics", json_metrics(s->met, s->nmet));
-    json_t *outs = json_array();
-    for (size_t i = 0; i < s->nout; i++) {
-        const struct artifact_row *a = &s->out[i];
-        json_array_append_new(outs, json_pack("{s:s, s:s, s:I, s:s}", "name",
-                                              a->name ? a->name : "", "sha256", a->digest, "size",
-                                              (json_int_t)a->size, "kind", a->kind ? a->kind : ""));
-    }
-    json_object_set_new(o, "outputs", outs);
-    return o;
-}
-
-static json_t *json_run(const struct run_view *v)
-{
-    const struct run_row *r = &v->run;
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(r->id));
-    json_object_set_new(o, "pipeline", json_string(r->pipeline ? r->pipeline : ""));
-    json_object_set_new(o, "status", json_string(run_status_name(r->status)));
-    json_object_set_new(o, "message", json_str_or_null(r->message));
-    json_object_set_new(o, "trigger", json_string(r->trigger ? r->trigger : ""));
-    json_object_set_new(o, "parent_run", r->parent_run ? json_integer(r->parent_run) : json_null());
-    json_object_set_new(o, "version", json_string(r->version ? r->version : ""));
-    json_object_set_new(o, "path", json_str_or_null(r->path));
-    json_object_set_new(o, "created_at", json_time(r->created_at));
-    json_object_set_new(o, "started_at", json_time(r->started_at));
-    json_object_set_new(o, "ended_at", json_time(r->ended_at));
-    json_t *params = json_object();
-    for (size_t i = 0; i < r->nparams; i++)
-        json_object_set_new(params, r->params[i].name, json_param(r->params[i].value));
-    json_object_set_new(o, "params", params);
-    json_t *steps = json_array();
-    for (size_t i = 0; i < v->nsteps; i++)
-        json_array_append_new(steps, json_step(&v->sv[i]));
-    json_object_set_new(o, "steps", steps);
-    return o;
-}
-
 int cli_show_json(struct store *st, long long run_id, FILE *out)
 {
-    struct run_view v;
     struct err e = ERR_INIT;
-    if (view_load(st, run_id, &v, &e) < 0) {
+    json_t *doc = doc_run(st, run_id, &e);
+    if (!doc) {
         cli_error("%s", e.msg);
         return -1;
     }
-    json_t *doc = json_run(&v);
-    size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(json_precision(doc));
-    int rc = json_dumpf(doc, out, flags);
+    int rc = doc_dump(doc, out);
     json_decref(doc);
-    view_release(&v);
-    fputc('\n', out);
     if (rc < 0 || fflush(out) != 0) {
         cli_error("cannot write the JSON output");
         return -1;
@@ -408,7 +99,7 @@ struct step_totals {
     int64_t peak_kb; /* their largest max_rss_kb */
 };
 
-static struct step_totals step_totals(const struct step_view *s)
+static struct step_totals step_totals(const struct doc_step_view *s)
 {
     struct step_totals t = {0};
     for (size_t i = 0; i < s->natt; i++) {
@@ -424,7 +115,7 @@ static struct step_totals step_totals(const struct step_view *s)
 
 /* Wall time of a step: "-" when it never ran (pending, skipped, cached, not reached). An
  * approval has no attempts but its wait counts. */
-static char *step_duration(const struct step_view *s, int64_t now)
+static char *step_duration(const struct doc_step_view *s, int64_t now)
 {
     const struct step_row *r = s->row;
     char d[32];
@@ -448,7 +139,7 @@ static char *step_duration(const struct step_view *s, int64_t now)
 }
 
 /* The cells shared by the show table and the summary: duration, cpu, peak memory, cached. */
-static void add_cost_cells(struct cli_table *t, const struct step_view *s, int64_t now)
+static void add_cost_cells(struct cli_table *t, const struct doc_step_view *s, int64_t now)
 {
     struct step_totals tot = step_totals(s);
     table_take(t, step_duration(s, now));
@@ -486,7 +177,8 @@ static void print_series(FILE *out, const struct metric_row *m, size_t n)
 }
 
 /* The block under the table for one step; nothing when there is nothing to say. */
-static void print_step_detail(FILE *out, const struct run_view *v, const struct step_view *s)
+static void print_step_detail(FILE *out, const struct doc_run_view *v,
+                              const struct doc_step_view *s)
 {
     const struct step_row *r = s->row;
     bool failed_attempt = false;
@@ -495,7 +187,7 @@ static void print_step_detail(FILE *out, const struct run_view *v, const struct 
         if (s->att[i].n < 1)
             continue;
         runs++;
-        if (!attempt_ok(&s->att[i]) && strcmp(s->att[i].status, "running"))
+        if (!doc_attempt_ok(&s->att[i]) && strcmp(s->att[i].status, "running"))
             failed_attempt = true;
     }
     bool show_attempts = runs > 1 || failed_attempt;
@@ -556,7 +248,7 @@ static void print_step_detail(FILE *out, const struct run_view *v, const struct 
     }
 }
 
-static void print_show(const struct run_view *v, FILE *out)
+static void print_show(const struct doc_run_view *v, FILE *out)
 {
     const struct run_row *r = &v->run;
     int64_t now = store_now_ms();
@@ -600,7 +292,7 @@ static void print_show(const struct run_view *v, FILE *out)
     for (size_t c = 0; c < ncols; c++)
         cli_table_addf(&tab, "%s", head[c]);
     for (size_t i = 0; i < v->nsteps; i++) {
-        const struct step_view *s = &v->sv[i];
+        const struct doc_step_view *s = &v->sv[i];
         cli_table_addf(&tab, "%s", s->row->name);
         cli_table_addf(&tab, "%s", s->row->kind ? s->row->kind : "");
         cli_table_addf(&tab, "%s", step_status_name(s->row->status));
@@ -614,9 +306,9 @@ static void print_show(const struct run_view *v, FILE *out)
 
 int cli_print_summary(struct store *st, long long run_id, FILE *out)
 {
-    struct run_view v;
+    struct doc_run_view v;
     struct err e = ERR_INIT;
-    if (view_load(st, run_id, &v, &e) < 0) {
+    if (doc_run_view_load(st, run_id, &v, &e) < 0) {
         cli_error("%s", e.msg);
         return -1;
     }
@@ -648,7 +340,7 @@ int cli_print_summary(struct store *st, long long run_id, FILE *out)
     run_wall(&v.run, now, d, sizeof(d));
     fprintf(out, "run %lld %s in %s%s%s\n", run_id, run_status_name(v.run.status), d,
             v.run.message ? ": " : "", v.run.message ? v.run.message : "");
-    view_release(&v);
+    doc_run_view_release(&v);
     return fflush(out) == 0 ? 0 : -1;
 }
 
@@ -683,14 +375,14 @@ int cmd_show(int argc, char **argv)
         if (cli_show_json(st, id, stdout) < 0)
             goto out;
     } else {
-        struct run_view v;
+        struct doc_run_view v;
         struct err e = ERR_INIT;
-        if (view_load(st, id, &v, &e) < 0) {
+        if (doc_run_view_load(st, id, &v, &e) < 0) {
             cli_error("%s", e.msg);
             goto out;
         }
         print_show(&v, stdout);
-        view_release(&v);
+        doc_run_view_release(&v);
         if (fflush(stdout) != 0)
             goto out;
     }

@@ -29,8 +29,11 @@ static const struct command commands[] = {
     {"models", cmd_models, "the model registry: versions, status, metrics, deployments"},
     {"catalog", cmd_catalog, "the data catalog: tables and their schema versions"},
     {"rollback", cmd_rollback, "switch a model's deployment back to the previous version"},
+    {"serve", cmd_serve, "serve the web page and run triggered and scheduled pipelines"},
+    {"trigger", cmd_trigger, "queue a run of a pipeline for 'sluice serve'"},
     {"shim", cmd_shim, NULL},
     {"builtin", cmd_builtin, NULL},
+    {"bench-fill", cmd_benchfill, NULL},
 };
 
 static const char usage[] =
