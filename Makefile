@@ -51,7 +51,7 @@ REL_OBJ += $(GENERATED:%.c=$(REL)/%.o)
 ASAN_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 ASAN_LIB_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 
-.PHONY: all test unit integration demo deps install fuzz fuzz-run bench clean
+.PHONY: all test unit integration demo deps test-deps install fuzz fuzz-run bench clean
 all: sluice
 
 sluice: $(REL_OBJ)
@@ -90,6 +90,13 @@ demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory sluice
 	@./dags/demo.sh
+
+# What `make test` needs beyond the build: a browser for the page's tests (driven by
+# playwright-core from npm, never a downloaded browser), node, wrk for bench/web.sh.
+TEST_DEPS := chromium nodejs npm wrk
+
+test-deps:
+	@$(MAKE) --no-print-directory deps DEPS="$(DEPS) $(TEST_DEPS)"
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
