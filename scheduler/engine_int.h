@@ -13,6 +13,7 @@
 #include "util/strbuf.h"
 
 struct run_ctx;
+struct model_row;
 
 struct output_rec {
     char *name;
@@ -108,6 +109,39 @@ struct engine {
 
 /* ---- step_exec.c ---- */
 
+struct argv_buf {
+    char **v;
+    size_t n, alloc;
+};
+/* Append s (taken over) and keep v NULL-terminated. */
+void argv_push(struct argv_buf *a, char *s);
+/* An upstream step's output of this run, by step and output name; NULL when not (yet) there. */
+struct output_rec *find_output(struct run_ctx *run, const char *step, const char *name);
+/* Every upstream output a step reads (inputs:, input:, model:), at most max. */
+size_t step_refs(const struct step *sp, const struct ref **out, size_t max);
+/* A param's value in this run, typed by its declaration (borrowed until the next call). */
+int env_param(void *data, const char *name, struct value *out);
+/* Expand a template against the run; NULL with e set. */
+char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct err *e);
+
+/* ---- shell.c ---- */
+
+/* The /bin/sh script of a shell-form run; the values of its substitutions go to
+ * s->shell_env as SLUICE_V_n=VALUE. NULL with e set. */
+char *shell_render(struct run_ctx *run, struct step_rt *s, const struct tmpl *t, struct err *e);
+
+/* ---- record.c ---- */
+
+/* The model version an approve step of this run registered for the artifact r names;
+ * STORE_NOT_FOUND in e->code when none. */
+int find_run_model(struct run_ctx *run, const struct ref *r, struct model_row *out, struct err *e);
+/* A crawl's schema.json as a new catalog version of its table when the columns changed
+ * (fails the step on drift with on_drift: fail); sets s->note. */
+int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_rec *o,
+                   struct err *e);
+/* A deploy's switch, in the registry; sets s->note. */
+int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e);
+
 /* The argv that the shim runs for an attempt of s (NULL-terminated, caller frees with
  * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */
 char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e);
@@ -135,7 +169,6 @@ int step_record_inputs(struct run_ctx *run, struct step_rt *s, struct err *e);
 char *step_input_path(struct run_ctx *run, const struct ref *r, struct err *e);
 /* Load the outputs of a finished step from the store (resume, retry). */
 int step_load_outputs(struct run_ctx *run, struct step_rt *s, struct err *e);
-struct model_row;
 /* Register the model an approve step names as a new pending version of name (idempotent per
  * run and step), with the run's metrics so far. */
 int step_register_model(struct run_ctx *run, struct step_rt *s, const char *name,

@@ -1,0 +1,189 @@
+/* What a run leaves in the registry and the catalog: model versions at approve steps,
+ * deployments after deploy steps, table versions after crawls. */
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "executor/crawl.h"
+#include "executor/deploy.h"
+#include "scheduler/engine_int.h"
+#include "store/registry.h"
+#include "util/xalloc.h"
+
+/* The model version an approve step of this run registered for the artifact r names. */
+int find_run_model(struct run_ctx *run, const struct ref *r, struct model_row *out,
+                          struct err *e)
+{
+    for (size_t i = 0; i < run->pipe->nsteps; i++) {
+        const struct step *sp = &run->pipe->steps[i];
+        if (sp->kind != KIND_APPROVE || !sp->model.step || strcmp(sp->model.step, r->step) ||
+            strcmp(sp->model.output, r->output))
+            continue;
+        if (store_model_for_step(run->eng->st, run->id, sp->name, out, e) == 0)
+            return 0;
+    }
+    e->code = STORE_NOT_FOUND;
+    return err_set(e, "no model version registered for '%s/%s'", r->step, r->output);
+}
+
+static json_t *run_metrics_json(struct run_ctx *run)
+{
+    json_t *o = json_object();
+    struct metric_row *rows = NULL;
+    size_t n = 0;
+    struct err e = ERR_INIT;
+    if (store_metrics_load(run->eng->st, run->id, NULL, &rows, &n, &e) < 0)
+        return o;
+    for (size_t i = 0; i < n; i++) {
+        char *key = xasprintf("%s.%s", rows[i].step, rows[i].name);
+        if (rows[i].idx < 0) {
+            json_object_set_new(o, key, json_real(rows[i].value));
+        } else {
+            json_t *arr = json_object_get(o, key);
+            if (!json_is_array(arr)) {
+                arr = json_array();
+                json_object_set_new(o, key, arr);
+            }
+            json_array_append_new(arr, json_real(rows[i].value));
+        }
+        free(key);
+    }
+    metric_rows_free(rows, n);
+    return o;
+}
+
+int step_register_model(struct run_ctx *run, struct step_rt *s, const char *name,
+                        struct model_row *out, struct err *e)
+{
+    const struct step *sp = s->spec;
+    struct output_rec *o = find_output(run, sp->model.step, sp->model.output);
+    if (!o)
+        return err_set(e, "model '%s/%s' is not available", sp->model.step, sp->model.output);
+    json_t *m = run_metrics_json(run);
+    char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(m);
+    int rc = store_model_register(run->eng->st, name, o->artifact_id, run->id, sp->name, text,
+                                  out, e);
+    free(text);
+    return rc;
+}
+
+char *step_challenger_summary(struct run_ctx *run, const struct model_row *m)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addf(&sb, "%s v%d waits for approval", m->name, m->version);
+    struct model_row champ = {0};
+    struct err e = ERR_INIT;
+    bool has_champ = store_model_deployed(run->eng->st, m->name, &champ, &e) == 0;
+    json_t *cm = m->metrics ? json_loads(m->metrics, 0, NULL) : NULL;
+    json_t *om = has_champ && champ.metrics ? json_loads(champ.metrics, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    int shown = 0;
+    json_object_foreach(cm, k, v) {
+        if (!json_is_number(v) || shown == 4)
+            continue;
+        strbuf_addf(&sb, "%s %s %.4g", shown++ ? "," : ":", k, json_number_value(v));
+        json_t *ov = json_object_get(om, k);
+        if (json_is_number(ov))
+            strbuf_addf(&sb, " (deployed v%d: %.4g, %+.4g)", champ.version, json_number_value(ov),
+                        json_number_value(v) - json_number_value(ov));
+    }
+    if (!has_champ)
+        strbuf_addstr(&sb, " (no version deployed yet)");
+    json_decref(cm);
+    json_decref(om);
+    model_row_release(&champ);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* A crawl's schema becomes a new catalog version of its table when the columns changed. */
+int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_rec *o,
+                          struct err *e)
+{
+    const struct step *sp = s->spec;
+    struct store *st = run->eng->st;
+    char *path = xasprintf("%s/out/schema.json", s->attempt_dir);
+    struct strbuf text = STRBUF_INIT;
+    int rc = 0;
+    if (strbuf_read_file(&text, path, 64 * 1024 * 1024) != 0) {
+        rc = err_set(e, "cannot read '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    json_t *j = json_loads(text.buf, 0, NULL);
+    int64_t rows = j ? (int64_t)json_integer_value(json_object_get(j, "rows")) : 0;
+    json_decref(j);
+    rc = store_metric_put(st, run->id, sp->name, "rows", -1, (double)rows, e);
+    if (rc < 0)
+        goto out;
+    struct catalog_row last = {0};
+    struct err le = ERR_INIT;
+    bool have_last = store_catalog_latest(st, sp->table.s, &last, &le) == 0;
+    if (!have_last && le.code != STORE_NOT_FOUND) {
+        *e = le;
+        rc = -1;
+        goto out;
+    }
+    bool changed = true;
+    struct strbuf report = STRBUF_INIT;
+    if (have_last && crawl_schema_diff(last.schema, text.buf, &report, &changed, e) < 0) {
+        rc = -1;
+    } else if (changed && have_last && sp->on_drift == DRIFT_FAIL) {
+        rc = err_set(e, "schema drift in table '%s' (v%d): %s", sp->table.s, last.version,
+                     report.buf);
+    } else if (changed) {
+        int version = 0;
+        rc = store_catalog_add(st, sp->table.s, text.buf, rows, o->artifact_id, run->id, &version,
+                               e);
+        free(s->note);
+        s->note = have_last ? xasprintf("schema drift: table '%s' v%d: %s", sp->table.s, version,
+                                        report.buf)
+                            : xasprintf("new table '%s' v%d in the catalog", sp->table.s, version);
+        for (char *c = s->note; *c; c++)
+            if (*c == '\n')
+                *c = ';';
+    }
+    strbuf_release(&report);
+    catalog_row_release(&last);
+out:
+    strbuf_release(&text);
+    free(path);
+    return rc;
+}
+
+/* A deploy switched the target's live slot: the registry follows. */
+int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e)
+{
+    const struct step *sp = s->spec;
+    char *target = sp->target.s[0] == '/' ? xstrdup(sp->target.s)
+                                          : xasprintf("%s/%s", run->pipe->dir, sp->target.s);
+    struct deploy_state ds;
+    struct model_row m = {0};
+    int rc = deploy_current(target, &ds, e);
+    if (rc == 0 && find_run_model(run, &sp->model, &m, e) < 0) {
+        /* No approve step registered it: a deploy still makes it a version of the registry. */
+        struct output_rec *o = find_output(run, sp->model.step, sp->model.output);
+        json_t *mj = run_metrics_json(run);
+        char *text = json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(mj);
+        rc = o ? store_model_register(run->eng->st, run->pipe->name, o->artifact_id, run->id,
+                                      sp->name, text, &m, e)
+               : err_set(e, "model '%s/%s' is not available", sp->model.step, sp->model.output);
+        free(text);
+    }
+    if (rc == 0)
+        rc = store_deployment_add(run->eng->st, m.id, run->id, target, ds.slot, "deployed", e);
+    if (rc == 0) {
+        free(s->note);
+        s->note = xasprintf("deployed %s v%d to '%s' (slot %s)", m.name, m.version, target,
+                            ds.slot);
+    }
+    model_row_release(&m);
+    free(target);
+    return rc;
+}
