@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "executor/crawl.h"
+#include "pipeline/load.h"
 
 struct command {
     const char *name;
@@ -56,6 +58,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    pipeline_expect_check = crawl_rule_check;
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

@@ -166,7 +166,7 @@ static const char *key_text(char buf[DESC_MAX], const struct ynode *k)
 {
     char shown[YTEXT_SHOW_MAX];
     if (k->type != YNODE_SCALAR)
-        return describe(buf, k);
+        return k->type == YNODE_SEQ ? "(a list)" : "(a mapping)";
     snprintf(buf, DESC_MAX, "'%s'", show(shown, k));
     return buf;
 }
@@ -324,12 +324,9 @@ static size_t quoted_chars(struct loader *L, const struct ynode *v, size_t off)
     const struct ytext_lines *tl = text_lines(L);
     if ((size_t)v->line > tl->n)
         return count_chars(v->str, off);
-    size_t i, e, got = 0, chars = 0;
-    ytext_line(tl, v->line, &i, &e);
-    for (int c = 0; c < v->col && i < e; c++) /* to the character after the quote */
-        do
-            i++;
-        while (i < e && ((unsigned char)L->text[i] & 0xc0) == 0x80);
+    size_t b, e, got = 0, chars = 0;
+    ytext_line(tl, v->line, &b, &e);
+    size_t i = ytext_offset(tl, v->line, v->col + 1); /* the character after the quote */
     while (got < off && i < e) {
         const unsigned char *t = (const unsigned char *)L->text + i;
         size_t src = 1, width = 1; /* bytes in the file (all ASCII but UTF-8), in the value */
@@ -1539,6 +1536,16 @@ static void load_top(struct loader *L, const struct ynode *root)
                  ytext_show(shown, p->steps[i].name, strlen(p->steps[i].name)));
         check_refs(L, &p->steps[i], &L->aux[i]);
     }
+    for (size_t i = 0; pipeline_expect_check && i < p->nsteps; i++) {
+        const struct step *sp = &p->steps[i];
+        for (size_t k = 0; k < sp->nexpect; k++) {
+            int off = 0;
+            char msg[256];
+            if (pipeline_expect_check(sp->expect[k].s, &off, msg, sizeof(msg)) < 0)
+                diag_add(L->diags, sp->expect[k].pos.line, sp->expect[k].pos.col + off,
+                         "bad rule in step '%s': %s", sp->name, msg);
+        }
+    }
     if (p->nsteps) {
         struct graph g;
         if (graph_build(&g, p, L->diags) == 0)
@@ -1595,6 +1602,8 @@ static char *abs_dir(const char *path)
     free(d);
     return res;
 }
+
+int (*pipeline_expect_check)(const char *rule, int *err_offset, char *msg, size_t msgsz);
 
 struct pipeline *pipeline_load_text(const char *path, const char *text, size_t len,
                                     struct diag_list *diags)

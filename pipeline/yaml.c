@@ -185,6 +185,17 @@ void ytext_line(const struct ytext_lines *tl, int line, size_t *b, size_t *e)
     *e = i;
 }
 
+size_t ytext_offset(const struct ytext_lines *tl, int line, int col)
+{
+    size_t i, e;
+    ytext_line(tl, line, &i, &e);
+    for (int c = 1; c < col && i < e; c++)
+        do
+            i++;
+        while (i < e && ((unsigned char)tl->text[i] & 0xc0) == 0x80);
+    return i;
+}
+
 void ytext_pos(const struct ytext_lines *tl, size_t off, int *line, int *col)
 {
     size_t lo = 0, hi = tl->n; /* the last line starting at or before off */
@@ -567,12 +578,8 @@ static void report_libyaml(struct yparser *P, const yaml_parser_t *yp)
     const char *hint = "";
     int at = -1; /* the character at the problem mark */
     if ((size_t)line <= tl.n) {
-        size_t i, e;
-        ytext_line(&tl, line, &i, &e);
-        for (int c = 1; c < col && i < e; c++)
-            do
-                i++;
-            while (i < e && ((unsigned char)P->text[i] & 0xc0) == 0x80);
+        size_t i = ytext_offset(&tl, line, col), b, e;
+        ytext_line(&tl, line, &b, &e);
         at = i < e ? (unsigned char)P->text[i] : -1;
     }
     const char *context = yp->context ? yp->context : "";

@@ -73,6 +73,8 @@ void ytext_lines_init(struct ytext_lines *tl, const char *text, size_t len);
 void ytext_lines_release(struct ytext_lines *tl);
 /* The bytes [*b, *e) of line (1-based, at most tl->n), without its line break. */
 void ytext_line(const struct ytext_lines *tl, int line, size_t *b, size_t *e);
+/* The byte offset of column col (1-based, in characters) of line, at most its end. */
+size_t ytext_offset(const struct ytext_lines *tl, int line, int col);
 /* Line and column (1-based, columns in characters) of byte offset off. */
 void ytext_pos(const struct ytext_lines *tl, size_t off, int *line, int *col);
 

@@ -4,7 +4,7 @@
 # Regenerate a .err after a deliberate change with: GOLDEN_UPDATE=1 tests/golden.sh
 set -u
 cd "$(dirname "$0")/pipelines" || exit 1
-SLUICE=${SLUICE_BIN:-../../build/asan/sluice}
+SLUICE=${SLUICE_BIN:-$PWD/../../build/asan/sluice}
 n=0
 fail=0
 for f in bad/*.yaml; do

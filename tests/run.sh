@@ -66,7 +66,7 @@ if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then
     if make --no-print-directory -s fuzz >"$log/fuzz-build.out" 2>&1; then
         mkdir -p "$log/corpus"
         cp tests/fuzz/corpus/* "$log/corpus/" 2>/dev/null
-        if build/fuzz/fuzz_load -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=1024 \
+        if build/fuzz/fuzz_load -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=1024 -dict=tests/fuzz/fuzz_load.dict \
             -max_len=65536 "$log/corpus" tests/fuzz/corpus >"$log/fuzz.out" 2>&1; then
             echo "ok - fuzz_load ran ${FUZZ_SECONDS}s without a crash, leak or hang"
             passed=$((passed + 1))

@@ -90,6 +90,37 @@ steps:
     needs: [approve]
     run: echo after
 EOF
+cat >dags/svc.yaml <<'EOF'
+pipeline: svc
+params:
+  f1: 0.8
+steps:
+  train:
+    kind: train
+    run: |
+      echo "weights $SLUICE_RUN_ID" > "$SLUICE_OUT/model.pkl"
+      printf '{"f1": %s}' ${{ params.f1 }} > "$SLUICE_METRICS"
+    outputs: [model.pkl]
+  approve:
+    kind: approve
+    needs: [train]
+    model: train/model.pkl
+  deploy:
+    kind: deploy
+    needs: [approve]
+    model: train/model.pkl
+    target: serving/svc
+EOF
+cat >dags/cached.yaml <<'EOF'
+pipeline: cached
+params:
+  k: 1
+steps:
+  work:
+    run: echo "k=${{ params.k }}" > "$SLUICE_OUT/o.txt"
+    outputs: [o.txt]
+    cache: true
+EOF
 cat >dags/slow.yaml <<'EOF'
 pipeline: slow
 params:
@@ -153,6 +184,15 @@ assert a == b, (a, b)" &&
     test "$(js "[s[\"needs\"] for s in d[\"steps\"]]" <run.json)" = "[[], [${q}greet${q}]]" &&
     test "$(js "d[\"params\"]" <run.json)" = "{${q}who${q}: ${q}you${q}, ${q}n${q}: 7}"
 '
+expect_success 'cache: a hit names the run it reused, a miss says why' '
+    sluice run dags/cached.yaml >/dev/null 2>&1 && a=$(sluice runs --json | js "d[0][\"id\"]") &&
+    sluice run dags/cached.yaml >/dev/null 2>&1 && b=$((a + 1)) &&
+    sluice run dags/cached.yaml -p k=2 >/dev/null 2>&1 && c=$((a + 2)) &&
+    test "$(get /api/runs/$b | js "d[\"steps\"][0][\"cache\"][\"hit_from_run\"]")" = $a &&
+    test "$(get /api/runs/$b | js "d[\"steps\"][0][\"status\"]")" = cached &&
+    get /api/runs/$c | js "d[\"steps\"][0][\"cache\"][\"miss\"]" | grep -q "param .k. 1 -> 2" &&
+    test "$(get /api/runs/$a | js "d[\"steps\"][0][\"cache\"][\"enabled\"]")" = True
+'
 expect_success 'an unknown run is 404, a malformed id too' '
     test "$(code GET /api/runs/999)" = 404 &&
     test "$(code GET /api/runs/abc)" = 404 &&
@@ -192,9 +232,9 @@ expect_success 'compare needs 2 to 20 existing runs' '
 '
 expect_success 'pipelines: the --dags folder with params, steps and the last run; one with its YAML' '
     get /api/pipelines >pl.json &&
-    test "$(js "[p[\"name\"] for p in d]" <pl.json)" = "[${q}hello${q}, ${q}model${q}, ${q}slow${q}]" &&
-    test "$(js "d[0][\"params\"]" <pl.json)" = "{${q}who${q}: ${q}world${q}, ${q}n${q}: 3}" &&
-    test "$(js "d[0][\"last_run\"][\"id\"]" <pl.json)" = 3 &&
+    test "$(js "[p[\"name\"] for p in d]" <pl.json)" = "[${q}cached${q}, ${q}hello${q}, ${q}model${q}, ${q}slow${q}, ${q}svc${q}]" &&
+    test "$(js "d[1][\"params\"]" <pl.json)" = "{${q}who${q}: ${q}world${q}, ${q}n${q}: 3}" &&
+    test "$(js "d[1][\"last_run\"][\"id\"]" <pl.json)" = 3 &&
     get /api/pipelines/hello | js "d[\"yaml\"]" | grep -q "^pipeline: hello" &&
     test "$(code GET /api/pipelines/nope)" = 404 &&
     get /api/pipelines/hello/graph.svg | grep -q "id=\"step&#45;greet\""
@@ -271,6 +311,19 @@ assert a == b" &&
     get /api/lineage/$sha/graph.svg | grep -q "<svg" &&
     test "$(code GET /api/lineage/0000000000)" = 404
 '
+expect_success 'rollback: two deployed versions of svc, back to the first, the registry follows' '
+    sluice run dags/svc.yaml --auto-approve >/dev/null 2>&1 &&
+    sluice run dags/svc.yaml --auto-approve -p f1=0.9 >/dev/null 2>&1 &&
+    test "$(get /api/models/svc | js "d[\"champion\"]")" = 2 &&
+    post /api/models/svc/rollback "{}" >rb.json &&
+    test "$(js "(d[\"version\"], d[\"slot\"], d[\"retired\"])" <rb.json)" = "(1, ${q}blue${q}, 2)" &&
+    test "$(readlink dags/serving/svc/current)" = blue &&
+    test "$(get /api/models/svc | js "d[\"champion\"]")" = 1
+'
+expect_success 'rollback of an unknown model is 404, of one never deployed 409' '
+    test "$(code POST /api/models/nope/rollback -H "Authorization: Bearer $TOKEN")" = 404 &&
+    test "$(code POST /api/models/clf/rollback -H "Authorization: Bearer $TOKEN")" = 409
+'
 expect_success 'cancel: a running run is cancelled, cancelling again is a 409' '
     id=$(post /api/pipelines/slow/runs "{}" | js "d[\"id\"]") &&
     wait_status $id running &&
@@ -309,6 +362,34 @@ expect_success 'keep-alive: two requests on one connection' '
     curl -sv "$B/api/session" "$B/api/runs?limit=1" -o /dev/null -o /dev/null 2>verbose &&
     grep -q "Re-using existing connection" verbose
 '
+cat >pipeline.py <<'EOF'
+# Two requests in one write are answered in order on the connection; a client that shuts
+# its sending side down after a request still gets the whole answer.
+import socket, sys
+port = int(sys.argv[1])
+host = b"Host: 127.0.0.1:%d\r\n" % port
+def read_all(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"GET /api/session HTTP/1.1\r\n" + host + b"\r\n" +
+          b"GET /api/runs/999 HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
+data = read_all(s)
+first, second = data.find(b"HTTP/1.1 200"), data.find(b"HTTP/1.1 404")
+assert 0 == first < second, data[:200]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"GET /api/runs HTTP/1.1\r\n" + host + b"\r\n")
+s.shutdown(socket.SHUT_WR)
+data = read_all(s)
+assert data.startswith(b"HTTP/1.1 200") and data.rstrip().endswith(b"}"), data[:200]
+EOF
+expect_success 'pipelined requests are answered in order; a half-closed client gets its answer' '
+    python3 pipeline.py $PORT
+'
 expect_success 'HEAD answers the headers without the body' '
     curl -sI "$B/api/runs" >head.txt &&
     grep -q "^HTTP/1.1 200" head.txt && grep -qi "^content-length: [1-9]" head.txt &&
@@ -322,8 +403,9 @@ expect_success 'an unknown API path is a JSON 404; GET on a POST route is a 405'
 kill -TERM "$SERVER_PID" && wait "$SERVER_PID"
 echo $? >stop.rc
 SERVER_PID=
-expect_success 'SIGTERM stops the server cleanly (exit 0) and the port is free again' '
+expect_success 'SIGTERM stops the server cleanly (exit 0, no sanitizer report), the port is free' '
     test "$(cat stop.rc)" = 0 &&
+    ! grep -E "Sanitizer|runtime error" serve.err &&
     ! curl -s --max-time 2 "$B/api/session" >/dev/null
 '
 sluice trigger hello -p who=later --dags dags >trig.out 2>&1
