@@ -18,7 +18,7 @@ struct web_sched;  /* web/app.c: schedules */
 struct web_app {
     struct store *st;
     struct engine *eng;        /* NULL when nothing is driven here (handler tests) */
-    struct engine_opts run_opts; /* options of the runs this server starts */
+    struct engine_opts run_opts; /* options of the runs started here */
     char *home;                /* the workspace, absolute */
     char *dags;                /* --dags DIR, absolute */
     struct http_server *srv;
@@ -74,9 +74,10 @@ json_t *api_lineage_doc(struct web_app *app, const char *ref, struct err *e);
 
 /* ---- handlers ---- */
 
-int api_session(struct http_req *req, struct http_resp *resp);
+/* Each fills resp and returns 0 (web/API.md says what they answer). */
 int api_runs(struct http_req *req, struct http_resp *resp);             /* api_runs.c */
-int api_run(struct http_req *req, struct http_resp *resp);              /* api_run.c */
+int api_session(struct http_req *req, struct http_resp *resp);          /* api_run.c */
+int api_run(struct http_req *req, struct http_resp *resp);
 int api_run_events(struct http_req *req, struct http_resp *resp);
 int api_run_dag(struct http_req *req, struct http_resp *resp);          /* dag.c */
 int api_log(struct http_req *req, struct http_resp *resp);              /* api_logs.c */
@@ -97,7 +98,7 @@ int api_approve(struct http_req *req, struct http_resp *resp);
 int api_reject(struct http_req *req, struct http_resp *resp);
 int api_cancel(struct http_req *req, struct http_resp *resp);
 int api_retry(struct http_req *req, struct http_resp *resp);
-int api_rollback(struct http_req *req, struct http_resp *resp);
+int api_rollback(struct http_req *req, struct http_resp *resp);        /* api_mutations.c */
 
 /* ---- events (web/api_events.c) ---- */
 

@@ -11,6 +11,7 @@
 #include "util/xalloc.h"
 #include "web/api.h"
 #include "web/doc.h"
+#include "web/rollback.h"
 #include "web/trigger.h"
 
 #define BY_MAX 100
@@ -289,7 +290,24 @@ int api_retry(struct http_req *req, struct http_resp *resp)
 
 int api_rollback(struct http_req *req, struct http_resp *resp)
 {
-    (void)req;
-    http_resp_error(resp, 501, "rollback from the page is not there yet: use 'sluice rollback'");
-    return 0;
+    struct web_app *app = req->app;
+    const char *target = NULL;
+    json_t *body = api_body_object(req, resp);
+    if (!body || body_string(body, "target", 4096, &target, resp) < 0) {
+        json_decref(body);
+        return 0;
+    }
+    struct rollback_result res;
+    struct err e = ERR_INIT;
+    if (rollback_model(app->st, req->params[0], target, &res, &e) < 0) {
+        json_decref(body);
+        int status = e.code == ROLLBACK_NOT_FOUND ? 404 : e.code == ROLLBACK_CONFLICT ? 409 : 500;
+        return fail(resp, status, "%s", e.msg);
+    }
+    json_decref(body);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:o}", "name", req->params[0], "target",
+                            res.target, "version", res.version, "slot", res.slot, "retired",
+                            res.retired ? json_integer(res.retired) : json_null());
+    rollback_result_release(&res);
+    return api_json(resp, 200, doc ? doc : json_object());
 }

@@ -272,7 +272,10 @@ void dag_lineage_dot(json_t *lineage, struct strbuf *dot)
     struct lineage_dot L = {dot, STRMAP_INIT};
     graph_head(dot);
     json_t *art = json_object_get(lineage, "artifact");
-    char *root = artifact_node(&L, art, "");
+    /* the root has no name of its own: the one its producer gave it */
+    const char *as = json_string_value(
+        json_object_get(json_array_get(json_object_get(lineage, "upstream"), 0), "as"));
+    char *root = artifact_node(&L, art, as ? as : "");
     strbuf_addstr(dot, "  ");
     gv_add_quoted(dot, root);
     strbuf_addstr(dot, " [penwidth=2.5];\n");

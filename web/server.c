@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,13 @@ static void conn_free(struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    if (c->stream) {
+        /* freed only now, so that a stream closed while a broadcast walks the streams stays
+         * readable (as closed) until the walk is over */
+        if (c->stream->free_user)
+            c->stream->free_user(c->stream->user);
+        free(c->stream);
+    }
     strbuf_release(&c->url);
     strbuf_release(&c->body);
     for (size_t i = 0; i < HTTP_MAX_HEADERS; i++) {
@@ -443,12 +451,6 @@ static void conn_close(struct http_conn *c)
     if (c->closing)
         return;
     c->closing = true;
-    if (c->stream) {
-        if (c->stream->free_user)
-            c->stream->free_user(c->stream->user);
-        free(c->stream);
-        c->stream = NULL;
-    }
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
 }
@@ -763,6 +765,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     if (nread < 0) {
+        /* a client that shut its side down after a request still gets the answer */
+        if (nread == UV_EOF && c->pending_writes && c->phase != PHASE_STREAM && !c->closing) {
+            uv_read_stop(s);
+            conn_set_phase(c, PHASE_CLOSING);
+            return;
+        }
         conn_close(c);
         return;
     }
@@ -920,6 +928,14 @@ static void on_keepalive(uv_timer_t *t)
 
 /* ---- the server ---- */
 
+/* A client that goes away while its answer is written must not kill the server with SIGPIPE:
+ * writes then fail with EPIPE instead. A handler rather than SIG_IGN, because a caught signal
+ * goes back to its default across exec, so the steps the engine starts are not affected. */
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+}
+
 static int64_t env_ms(const char *name, int64_t dflt)
 {
     const char *v = getenv(name);
@@ -979,6 +995,13 @@ struct http_server *http_server_new(void *loop, const struct http_server_config 
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigpipe;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGPIPE, &sa, NULL);
 
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->loop = loop;

@@ -262,6 +262,25 @@ EOF
 expect_success 'the connection cap answers 503 past it, and recovers' '
     python3 conns.py $PORT 8
 '
+cat >vanish.py <<'EOF'
+# Clients that reset the connection while their answer (or an event stream) is being written:
+# the server must shrug (EPIPE), not die of SIGPIPE.
+import socket, struct, sys, time
+port = int(sys.argv[1])
+req = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+for i in range(60):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    path = b"/api/events" if i % 2 else b"/api/runs?limit=500"
+    s.sendall(req % (path, port))
+    if i % 3 == 0:
+        time.sleep(0.01)
+    s.close()  # RST: unread data is thrown away
+time.sleep(0.5)
+EOF
+expect_success 'clients that reset the connection mid-answer do not bring the server down' '
+    python3 vanish.py $PORT && test "$(code GET /api/session)" = 200
+'
 expect_success 'after all that the server still answers' '
     test "$(code GET /api/runs)" = 200
 '

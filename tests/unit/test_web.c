@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,17 @@ static int request(struct fixture *f, enum http_verb verb, const char *target,
     return status;
 }
 
+static void test_server_survives_sigpipe(void **state)
+{
+    (void)state;
+    /* the server is running (setup): a write to a vanished client must not kill it, and a
+     * handler (unlike SIG_IGN) is not inherited by the programs the engine starts */
+    struct sigaction sa;
+    assert_int_equal(sigaction(SIGPIPE, NULL, &sa), 0);
+    assert_true(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+    assert_int_equal(raise(SIGPIPE), 0);
+}
+
 static void test_dispatch_routes(void **state)
 {
     struct fixture *f = *state;
@@ -370,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_url_decode),
         cmocka_unit_test(test_path_check),
         cmocka_unit_test(test_equal_and_token_file),
+        cmocka_unit_test_setup_teardown(test_server_survives_sigpipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_traversal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_host_token_origin, setup, teardown),
