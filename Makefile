@@ -119,6 +119,8 @@ fuzz: build/fuzz/fuzz_load
 
 bench: sluice
 	bench/load.sh
+	bench/dispatch.sh
+	bench/web.sh
 
 clean:
 	rm -rf build sluice

@@ -11,7 +11,7 @@
 #include "pipeline/load.h"
 #include "scheduler/engine.h"
 #include "store/store.h"
-#include "util/strbuf.h"
+#include "web/trigger.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
@@ -62,6 +62,7 @@ int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts
     return status == RUN_SUCCEEDED ? EXIT_OK : EXIT_RUN_FAILED;
 }
 
+/* "-p NAME=VALUE", checked against the pipeline's parameters. */
 static int parse_param(struct pipeline *p, const char *arg, struct run_param *out)
 {
     const char *eq = strchr(arg, '=');
@@ -70,33 +71,14 @@ static int parse_param(struct pipeline *p, const char *arg, struct run_param *ou
         return -1;
     }
     char *name = xstrndup(arg, (size_t)(eq - arg));
-    const char *value = eq + 1;
-    struct param *par = pipeline_param(p, name);
-    if (!par) {
-        struct strbuf known = STRBUF_INIT;
-        for (size_t i = 0; i < p->nparams; i++)
-            strbuf_addf(&known, "%s%s", i ? ", " : "", p->params[i].name);
-        cli_error("unknown parameter '%s'; pipeline '%s' declares: %s", name, p->name,
-                  known.len ? known.buf : "none");
-        strbuf_release(&known);
-        free(name);
-        return -1;
-    }
-    if (par->type == TYPE_NUMBER) {
-        char *end;
-        strtod(value, &end);
-        if (!*value || *end) {
-            cli_error("parameter '%s' must be a number, got '%s'", name, value);
-            free(name);
-            return -1;
-        }
-    } else if (par->type == TYPE_BOOL && strcmp(value, "true") && strcmp(value, "false")) {
-        cli_error("parameter '%s' must be true or false, got '%s'", name, value);
+    struct err e = ERR_INIT;
+    if (trigger_check_param(p, name, eq + 1, &e) < 0) {
+        cli_error("%s", e.msg);
         free(name);
         return -1;
     }
     out->name = name;
-    out->value = xstrdup(value);
+    out->value = xstrdup(eq + 1);
     return 0;
 }
 
@@ -173,58 +155,20 @@ int cmd_run(int argc, char **argv)
     free(text);
 
     int rc = EXIT_USAGE;
-    struct run_param *params = xcalloc(p->nparams + 1, sizeof(*params));
-    for (size_t i = 0; i < p->nparams; i++) {
-        params[i].name = xstrdup(p->params[i].name);
-        params[i].value = xstrdup(p->params[i].value);
-    }
-    const char **names = xcalloc(p->nsteps + 1, sizeof(*names));
-    const char **kinds = xcalloc(p->nsteps + 1, sizeof(*kinds));
+    struct run_param *set = xcalloc(npargs + 1, sizeof(*set));
+    size_t nset = 0;
     struct store *st = NULL;
-    char *opts_text = NULL;
-    for (size_t k = 0; k < npargs; k++) {
-        struct run_param rp;
-        if (parse_param(p, pargs[k], &rp) < 0)
+    for (size_t k = 0; k < npargs; k++, nset++)
+        if (parse_param(p, pargs[k], &set[k]) < 0)
             goto out;
-        for (size_t i = 0; i < p->nparams; i++) {
-            if (strcmp(params[i].name, rp.name))
-                continue;
-            free(params[i].value);
-            params[i].value = rp.value;
-            rp.value = NULL;
-        }
-        free(rp.name);
-        free(rp.value);
-    }
-    for (size_t i = 0; i < p->nsteps; i++) {
-        names[i] = p->steps[i].name;
-        kinds[i] = step_kind_name(p->steps[i].kind);
-    }
     st = cli_open_store();
     if (!st) {
         rc = EXIT_RUN_FAILED;
         goto out;
     }
-    char abs_path[4096];
-    if (!realpath(file, abs_path))
-        snprintf(abs_path, sizeof(abs_path), "%s", file);
-    opts_text = engine_opts_to_json(&opts);
-    struct run_new rn = {
-        .pipeline = p->name,
-        .yaml = p->text,
-        .yaml_len = p->text_len,
-        .path = abs_path,
-        .trigger = "cli",
-        .options = opts_text,
-        .params = params,
-        .nparams = p->nparams,
-        .steps = names,
-        .kinds = kinds,
-        .nsteps = p->nsteps,
-    };
     int64_t run_id = 0;
     struct err e = ERR_INIT;
-    if (store_run_create(st, &rn, &run_id, &e) < 0) {
+    if (trigger_run(st, p, set, nset, "cli", &opts, &run_id, &e) < 0) {
         cli_error("%s", e.msg);
         rc = EXIT_RUN_FAILED;
         goto out;
@@ -235,14 +179,11 @@ int cmd_run(int argc, char **argv)
     rc = cli_drive(st, run_id, &opts, json);
 out:
     store_close(st);
-    free(opts_text);
-    for (size_t i = 0; i < p->nparams; i++) {
-        free(params[i].name);
-        free(params[i].value);
+    for (size_t i = 0; i < nset; i++) {
+        free(set[i].name);
+        free(set[i].value);
     }
-    free(params);
-    free(names);
-    free(kinds);
+    free(set);
     free(pargs);
     pipeline_free(p);
     return rc;

@@ -810,6 +810,8 @@ static void set_run_status(struct run_ctx *run, enum run_status to, const char *
     enum run_status from = run->row.status;
     if (from == to)
         return;
+    if (from == RUN_WAITING && !message)
+        message = ""; /* "waiting for an approval" no longer holds */
     if (store_run_set_status(run->eng->st, run->id, from, to, message, &changed, &e) < 0) {
         if (!run->eng->failed) {
             run->eng->failed = true;
