@@ -93,10 +93,17 @@ demo:
 
 # What `make test` needs beyond the build: a browser for the page's tests (driven by
 # playwright-core from npm, never a downloaded browser), node, wrk for bench/web.sh.
-TEST_DEPS := chromium nodejs npm wrk
+# Checked by command, not by package: a machine may have node and npm from elsewhere
+# (nodesource's nodejs ships npm and conflicts with Debian's npm package).
+TEST_DEPS := chromium:chromium node:nodejs npm:npm wrk:wrk
 
-test-deps:
-	@$(MAKE) --no-print-directory deps DEPS="$(DEPS) $(TEST_DEPS)"
+test-deps: deps
+	@missing=$$(for cp in $(TEST_DEPS); do command -v $${cp%%:*} >/dev/null || echo $${cp#*:}; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
