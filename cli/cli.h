@@ -52,6 +52,10 @@ void cli_set_home(const char *dir);
 const char *cli_home(void);
 /* Open the workspace's store; prints the error and returns NULL on failure. */
 struct store *cli_open_store(void);
+/* The one positional argument (what: "RUN", "ARTIFACT") and --json of a command. Returns 0,
+ * or EXIT_USAGE after printing the problem and the usage. */
+int cli_one_arg(int argc, char **argv, const char *usage, const char *what, const char **arg,
+                bool *json);
 /* Resolve RUN ("last" or a number) to an existing run id; prints the error and returns -1. */
 int cli_resolve_run(struct store *st, const char *arg, long long *id);
 

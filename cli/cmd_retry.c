@@ -19,20 +19,11 @@ int cmd_retry(int argc, char **argv)
 {
     if (cli_help(argc, argv, usage) == 0)
         return EXIT_OK;
-    bool json = false;
-    const char *arg = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (argv[i][0] == '-')
-            return cli_usage_error(usage, "unknown option '%s'", argv[i]);
-        else if (!arg)
-            arg = argv[i];
-        else
-            return cli_usage_error(usage, "one RUN at a time");
-    }
-    if (!arg)
-        return cli_usage_error(usage, "missing RUN");
+    bool json;
+    const char *arg;
+    int bad = cli_one_arg(argc, argv, usage, "RUN", &arg, &json);
+    if (bad)
+        return bad;
     struct store *st = cli_open_store();
     if (!st)
         return EXIT_RUN_FAILED;

@@ -122,3 +122,25 @@ int cli_usage_error(const char *cmd_usage, const char *fmt, ...)
     fputs(cmd_usage, stderr);
     return EXIT_USAGE;
 }
+
+int cli_one_arg(int argc, char **argv, const char *usage, const char *what, const char **arg,
+                bool *json)
+{
+    *arg = NULL;
+    *json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            *json = true;
+        else if (!strcmp(argv[i], "--") && i + 1 < argc && !*arg)
+            *arg = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error(usage, "unknown option '%s'", argv[i]);
+        else if (!*arg)
+            *arg = argv[i];
+        else
+            return cli_usage_error(usage, "one %s at a time", what);
+    }
+    if (!*arg)
+        return cli_usage_error(usage, "missing %s", what);
+    return 0;
+}
