@@ -12,6 +12,11 @@
 #include "scheduler/plan.h"
 #include "util/strbuf.h"
 
+#define LEASE_MS 10000          /* a run's lease lasts this long without a heartbeat */
+#define RENEW_EVERY_MS 3000     /* heartbeat */
+#define RETRY_DELAY_CAP_MS (10 * 60 * 1000)
+#define LOST_GRACE_MS 5000      /* an attempt without pid gets this long to show its shim */
+
 struct run_ctx;
 struct model_row;
 
@@ -106,6 +111,44 @@ struct engine {
     bool failed;             /* a store error stopped the engine */
     struct err error;
 };
+
+/* ---- engine.c: the run state machine ---- */
+
+/* Move step s to `to` (the store first, conditionally; then the plan and its consequences;
+ * then listeners). False when another process changed the step first. */
+bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                  const char *message);
+void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
+size_t run_count_done(const struct run_ctx *run);
+/* A store failure: remember it and cancel the run. */
+void run_fail(struct run_ctx *run, const struct err *e);
+void run_set_status(struct run_ctx *run, enum run_status to, const char *message);
+/* Start every ready step capacity allows. */
+void run_pump(struct run_ctx *run);
+/* End the run (status, lease, handles) when nothing is left to do, or mark it waiting. */
+void run_check_end(struct run_ctx *run);
+void run_cancel(struct run_ctx *run, const char *why);
+void run_close_handles(struct run_ctx *run);
+void step_release_slots(struct run_ctx *run, struct step_rt *s);
+void step_ensure_timer(struct run_ctx *run, struct step_rt *s);
+int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e);
+void step_on_poll_closed(uv_handle_t *h);
+void step_on_retry_timer(uv_timer_t *t);
+/* Read the attempt's exit record and settle it: success, retry or failure. */
+void step_attempt_ended(struct run_ctx *run, struct step_rt *s);
+/* Settle s as cached with an earlier attempt's outputs and metrics. */
+bool step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why);
+
+/* ---- approval.c ---- */
+
+void step_start_approve(struct run_ctx *run, struct step_rt *s);
+void step_follow_decision(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                          const char *message);
+void step_on_approval_timeout(uv_timer_t *t);
+
+/* ---- adopt.c ---- */
+
+void run_free(struct run_ctx *run);
 
 /* ---- step_exec.c ---- */
 
