@@ -1,23 +1,22 @@
 /* Schema crawler: one streaming pass over a CSV (libcsv) or JSON Lines (jansson) file that
- * infers column types and statistics, the data-quality rule language evaluated against them,
- * schema.json, and the drift report between two schemas. The decisions are listed in crawl.h. */
+ * infers column types and statistics. The decisions are listed in crawl.h; a cell's type is
+ * read in crawl_values.c, the rule language is crawl_rules.c, schema.json and the drift
+ * report between two schemas are crawl_schema.c. */
 #include "executor/crawl.h"
 
 #include <csv.h>
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "executor/crawl_int.h"
 #include "util/xalloc.h"
 
 #define BLOCK_SIZE 65536
 #define TYPE_NONE (-1) /* a column's type before its first value */
-#define TYPE_NULL (-2) /* a value that is null */
-#define RULE_DEPTH_MAX 64
 
 /* ---- hashing ---------------------------------------------------------------------------- */
 
@@ -123,9 +122,7 @@ static size_t utf8_char_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* s as a valid UTF-8 string without NUL (other bytes become U+FFFD); when max > 0, cut at a
- * character boundary so that at most max bytes of s are kept, and mark the cut with "…". */
-static char *text_clean(const char *s, size_t n, size_t max)
+char *crawl_text_clean(const char *s, size_t n, size_t max)
 {
     struct strbuf sb = STRBUF_INIT;
     const unsigned char *u = (const unsigned char *)s;
@@ -152,220 +149,6 @@ static int text_cmp(const char *a, size_t alen, const char *b, size_t blen)
     if (c)
         return c;
     return (alen > blen) - (alen < blen);
-}
-
-/* ---- values ----------------------------------------------------------------------------- */
-
-struct tstamp {
-    int64_t sec;  /* seconds since 0000-01-01T00:00Z (ordering only) */
-    int32_t nsec; /* the fraction, to the nanosecond */
-};
-
-/* One cell or JSON value, classified. */
-struct value {
-    int type;         /* enum crawl_type, or TYPE_NULL */
-    const char *text; /* its text: distinct values and string min/max */
-    size_t len;
-    int64_t i;       /* CRAWL_INTEGER */
-    double f;        /* CRAWL_INTEGER and CRAWL_FLOAT */
-    bool b;          /* CRAWL_BOOLEAN */
-    struct tstamp t; /* CRAWL_TIMESTAMP */
-};
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Read exactly count digits at s[*p] into *out. */
-static bool read_digits(const char *s, size_t n, size_t *p, int count, int *out)
-{
-    int v = 0;
-    for (int k = 0; k < count; k++, (*p)++) {
-        if (*p >= n || !is_digit(s[*p]))
-            return false;
-        v = v * 10 + (s[*p] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool read_char(const char *s, size_t n, size_t *p, char c)
-{
-    if (*p < n && s[*p] == c) {
-        (*p)++;
-        return true;
-    }
-    return false;
-}
-
-static bool is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-/* Days from 0000-01-01 (proleptic Gregorian) to y-m-d. */
-static int64_t days_of(int y, int m, int d)
-{
-    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    int64_t leaps = y > 0 ? (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400 + 1 : 0;
-    return (int64_t)y * 365 + leaps + before[m - 1] + (m > 2 && is_leap(y)) + d - 1;
-}
-
-/* YYYY-MM-DD, or YYYY-MM-DD[Tt ]HH:MM[:SS[.F…]][Zz|±HH[[:]MM]]. */
-static bool parse_timestamp(const char *s, size_t n, struct tstamp *t)
-{
-    size_t p = 0;
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    int32_t nsec = 0;
-    int64_t off = 0;
-    if (n < 10 || !read_digits(s, n, &p, 4, &y) || !read_char(s, n, &p, '-') ||
-        !read_digits(s, n, &p, 2, &mo) || !read_char(s, n, &p, '-') ||
-        !read_digits(s, n, &p, 2, &d))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
-        return false;
-    if (p < n) {
-        if (s[p] != 'T' && s[p] != 't' && s[p] != ' ')
-            return false;
-        p++;
-        if (!read_digits(s, n, &p, 2, &h) || !read_char(s, n, &p, ':') ||
-            !read_digits(s, n, &p, 2, &mi))
-            return false;
-        if (read_char(s, n, &p, ':')) {
-            if (!read_digits(s, n, &p, 2, &sec))
-                return false;
-            if (read_char(s, n, &p, '.')) {
-                int digits = 0;
-                for (; p < n && is_digit(s[p]); p++, digits++)
-                    if (digits < 9)
-                        nsec = nsec * 10 + (s[p] - '0');
-                if (!digits)
-                    return false;
-                for (; digits < 9; digits++)
-                    nsec *= 10;
-            }
-        }
-        if (h > 23 || mi > 59 || sec > 60)
-            return false;
-        if (read_char(s, n, &p, 'Z') || read_char(s, n, &p, 'z')) {
-            off = 0;
-        } else if (p < n && (s[p] == '+' || s[p] == '-')) {
-            int sign = s[p++] == '-' ? -1 : 1, oh, om = 0;
-            if (!read_digits(s, n, &p, 2, &oh))
-                return false;
-            if (read_char(s, n, &p, ':') || p < n)
-                if (!read_digits(s, n, &p, 2, &om))
-                    return false;
-            if (oh > 23 || om > 59)
-                return false;
-            off = sign * (oh * 3600 + om * 60);
-        }
-        if (p != n)
-            return false;
-    }
-    t->sec = days_of(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
-    t->nsec = nsec;
-    return true;
-}
-
-static int tstamp_cmp(const struct tstamp *a, const struct tstamp *b)
-{
-    if (a->sec != b->sec)
-        return a->sec < b->sec ? -1 : 1;
-    return (a->nsec > b->nsec) - (a->nsec < b->nsec);
-}
-
-/* A decimal number: [+-]digits is an integer when it fits 64 bits; with a fraction or an
- * exponent, or too long, a float (finite only). Sets v->type, or returns false. */
-static bool parse_number(const char *s, size_t n, struct value *v)
-{
-    size_t p = 0, nint = 0, nfrac = 0;
-    bool real = false;
-    if (p < n && (s[p] == '+' || s[p] == '-'))
-        p++;
-    for (; p < n && is_digit(s[p]); p++)
-        nint++;
-    if (p < n && s[p] == '.') {
-        real = true;
-        for (p++; p < n && is_digit(s[p]); p++)
-            nfrac++;
-    }
-    if (!nint && !nfrac)
-        return false;
-    if (p < n && (s[p] == 'e' || s[p] == 'E')) {
-        real = true;
-        p++;
-        if (p < n && (s[p] == '+' || s[p] == '-'))
-            p++;
-        size_t nexp = 0;
-        for (; p < n && is_digit(s[p]); p++)
-            nexp++;
-        if (!nexp)
-            return false;
-    }
-    if (p != n)
-        return false;
-    /* the cell may not be NUL-terminated: parse a copy */
-    char small[64];
-    char *buf = n < sizeof(small) ? small : xmalloc(n + 1);
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    bool ok = true;
-    if (!real) {
-        errno = 0;
-        long long x = strtoll(buf, NULL, 10);
-        if (errno != ERANGE) {
-            v->type = CRAWL_INTEGER;
-            v->i = x;
-            v->f = (double)x;
-            goto out;
-        }
-    }
-    v->f = strtod(buf, NULL);
-    v->type = CRAWL_FLOAT;
-    ok = isfinite(v->f);
-out:
-    if (buf != small)
-        free(buf);
-    return ok;
-}
-
-static bool text_is(const char *s, size_t n, const char *word)
-{
-    return n == strlen(word) && !strncasecmp(s, word, n);
-}
-
-/* Classify a CSV cell (or a JSON string, when json is set: its type is not re-inferred
- * beyond timestamp, since the producer said "string"). */
-static void classify_text(const char *s, size_t n, bool json, struct value *v)
-{
-    v->text = s;
-    v->len = n;
-    if (!n) {
-        v->type = TYPE_NULL;
-        return;
-    }
-    if (!json) {
-        if (text_is(s, n, "true") || text_is(s, n, "false")) {
-            v->type = CRAWL_BOOLEAN;
-            v->b = n == 4;
-            return;
-        }
-        if (parse_number(s, n, v))
-            return;
-    }
-    if (is_digit(s[0]) && parse_timestamp(s, n, &v->t)) {
-        v->type = CRAWL_TIMESTAMP;
-        return;
-    }
-    v->type = CRAWL_STRING;
 }
 
 /* ---- columns ---------------------------------------------------------------------------- */
@@ -457,11 +240,11 @@ static void column_add(struct column_acc *col, const struct value *v, size_t dis
         }
         break;
     case CRAWL_TIMESTAMP:
-        if (!col->nts++ || tstamp_cmp(&v->t, &col->tmin) < 0) {
+        if (!col->nts++ || crawl_tstamp_cmp(&v->t, &col->tmin) < 0) {
             col->tmin = v->t;
             strbuf_set(&col->tmin_text, v->text, v->len);
         }
-        if (col->nts == 1 || tstamp_cmp(&v->t, &col->tmax) > 0) {
+        if (col->nts == 1 || crawl_tstamp_cmp(&v->t, &col->tmax) > 0) {
             col->tmax = v->t;
             strbuf_set(&col->tmax_text, v->text, v->len);
         }
@@ -484,7 +267,7 @@ static void column_release(struct column_acc *col)
 static void column_finish(const struct column_acc *col, uint64_t rows, struct crawl_column *out)
 {
     memset(out, 0, sizeof(*out));
-    out->name = text_clean(col->name, col->name_len, 0);
+    out->name = crawl_text_clean(col->name, col->name_len, 0);
     out->type = col->type == TYPE_NONE ? CRAWL_STRING : (enum crawl_type)col->type;
     out->nulls = rows - col->count;
     out->distinct = col->distinct.n;
@@ -508,12 +291,12 @@ static void column_finish(const struct column_acc *col, uint64_t rows, struct cr
         out->bmax = col->bmax;
         break;
     case CRAWL_TIMESTAMP:
-        out->smin = text_clean(col->tmin_text.buf, col->tmin_text.len, CRAWL_TEXT_MAX);
-        out->smax = text_clean(col->tmax_text.buf, col->tmax_text.len, CRAWL_TEXT_MAX);
+        out->smin = crawl_text_clean(col->tmin_text.buf, col->tmin_text.len, CRAWL_TEXT_MAX);
+        out->smax = crawl_text_clean(col->tmax_text.buf, col->tmax_text.len, CRAWL_TEXT_MAX);
         break;
     case CRAWL_STRING:
-        out->smin = text_clean(col->smin.buf, col->smin.len, CRAWL_TEXT_MAX);
-        out->smax = text_clean(col->smax.buf, col->smax.len, CRAWL_TEXT_MAX);
+        out->smin = crawl_text_clean(col->smin.buf, col->smin.len, CRAWL_TEXT_MAX);
+        out->smax = crawl_text_clean(col->smax.buf, col->smax.len, CRAWL_TEXT_MAX);
         break;
     }
 }
@@ -653,7 +436,7 @@ static void csv_field_cb(void *data, size_t len, void *ctx)
         }
     } else if (c->field < c->ncols) {
         struct value v;
-        classify_text(s, len, false, &v);
+        crawl_classify_text(s, len, false, &v);
         column_add(&c->cols[c->field], &v, distinct_limit(c));
     }
     c->field++;
@@ -733,7 +516,7 @@ static void json_cell(struct crawler *c, json_t *j, struct value *v)
         break;
     }
     case JSON_STRING:
-        classify_text(json_string_value(j), json_string_length(j), true, v);
+        crawl_classify_text(json_string_value(j), json_string_length(j), true, v);
         return;
     case JSON_INTEGER:
         v->type = CRAWL_INTEGER;
@@ -998,601 +781,4 @@ const char *crawl_format_name(enum crawl_format f)
         return "auto";
     }
     BUG("bad crawl format %d", (int)f);
-}
-
-/* ---- rules ------------------------------------------------------------------------------ */
-
-enum rule_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
-
-enum term_kind { TERM_NUMBER, TERM_ROWS, TERM_NULLS, TERM_DISTINCT, TERM_MIN, TERM_MAX, TERM_MEAN };
-
-struct term {
-    enum term_kind kind;
-    struct crawl_value num; /* TERM_NUMBER */
-    char *col;              /* the functions' column */
-};
-
-enum rnode_kind { RN_OR, RN_AND, RN_CMP };
-
-struct rnode {
-    enum rnode_kind kind;
-    struct rnode *l, *r; /* RN_OR, RN_AND */
-    struct term a, b;    /* RN_CMP: a op b */
-    enum rule_op op;
-};
-
-struct rparser {
-    const char *s;
-    size_t pos;
-    int depth;
-    bool failed;
-    size_t err_pos;
-    char msg[256];
-};
-
-static const struct {
-    const char *name;
-    enum term_kind kind;
-} rule_functions[] = {
-    {"nulls", TERM_NULLS}, {"distinct", TERM_DISTINCT}, {"min", TERM_MIN},
-    {"max", TERM_MAX},     {"mean", TERM_MEAN},
-};
-
-static void rparser_fail(struct rparser *rp, size_t pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void rparser_fail(struct rparser *rp, size_t pos, const char *fmt, ...)
-{
-    if (rp->failed)
-        return;
-    rp->failed = true;
-    rp->err_pos = pos;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rp->msg, sizeof(rp->msg), fmt, ap);
-    va_end(ap);
-}
-
-static void rnode_free(struct rnode *n)
-{
-    if (!n)
-        return;
-    rnode_free(n->l);
-    rnode_free(n->r);
-    free(n->a.col);
-    free(n->b.col);
-    free(n);
-}
-
-static void skip_space(struct rparser *rp)
-{
-    while (rp->s[rp->pos] == ' ' || rp->s[rp->pos] == '\t')
-        rp->pos++;
-}
-
-static bool is_ident_char(char c, bool first)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && is_digit(c));
-}
-
-static const char expect_term[] = "expected 'rows', a number or a function such as nulls(COLUMN)";
-
-/* The argument of a function, up to and including its ')'. */
-static char *parse_column(struct rparser *rp)
-{
-    const char *s = rp->s;
-    skip_space(rp);
-    size_t start = rp->pos;
-    char *name = NULL;
-    if (s[start] == '\'' || s[start] == '"') {
-        const char *close = strchr(s + start + 1, s[start]);
-        if (!close) {
-            rparser_fail(rp, start, "unterminated quoted column name");
-            return NULL;
-        }
-        size_t len = (size_t)(close - s) - start - 1;
-        if (!len) {
-            rparser_fail(rp, start, "empty column name");
-            return NULL;
-        }
-        name = xstrndup(s + start + 1, len);
-        rp->pos = (size_t)(close - s) + 1;
-        skip_space(rp);
-    } else {
-        size_t end = start;
-        while (s[end] && s[end] != ')') {
-            if (s[end] == '(' || s[end] == '\'' || s[end] == '"') {
-                rparser_fail(rp, end, "unexpected '%c' in a column name (quote the name)", s[end]);
-                return NULL;
-            }
-            end++;
-        }
-        size_t trim = end;
-        while (trim > start && (s[trim - 1] == ' ' || s[trim - 1] == '\t'))
-            trim--;
-        if (trim == start) {
-            rparser_fail(rp, start, "expected a column name");
-            return NULL;
-        }
-        name = xstrndup(s + start, trim - start);
-        rp->pos = end;
-    }
-    if (s[rp->pos] != ')') {
-        rparser_fail(rp, rp->pos, "expected ')'");
-        free(name);
-        return NULL;
-    }
-    rp->pos++;
-    return name;
-}
-
-static bool parse_term(struct rparser *rp, struct term *t)
-{
-    const char *s = rp->s;
-    skip_space(rp);
-    size_t start = rp->pos;
-    char c = s[start];
-    memset(t, 0, sizeof(*t));
-    if (is_digit(c) || c == '.' || c == '-' || c == '+') {
-        size_t end = start + 1;
-        while (is_digit(s[end]) || s[end] == '.' ||
-               ((s[end] == 'e' || s[end] == 'E') && end > start) ||
-               ((s[end] == '+' || s[end] == '-') && (s[end - 1] == 'e' || s[end - 1] == 'E')))
-            end++;
-        struct value v;
-        if (!parse_number(s + start, end - start, &v)) {
-            rparser_fail(rp, start, "bad number '%.*s'", (int)(end - start), s + start);
-            return false;
-        }
-        t->kind = TERM_NUMBER;
-        t->num.is_int = v.type == CRAWL_INTEGER;
-        t->num.i = v.i;
-        t->num.f = v.f;
-        rp->pos = end;
-        return true;
-    }
-    if (!is_ident_char(c, true)) {
-        if (c)
-            rparser_fail(rp, start, "%s, not '%c'", expect_term, c);
-        else
-            rparser_fail(rp, start, "%s", expect_term);
-        return false;
-    }
-    size_t end = start;
-    while (is_ident_char(s[end], end == start))
-        end++;
-    int len = (int)(end - start);
-    rp->pos = end;
-    if (len == 4 && !strncmp(s + start, "rows", 4)) {
-        t->kind = TERM_ROWS;
-        return true;
-    }
-    skip_space(rp);
-    bool call = s[rp->pos] == '(';
-    for (size_t k = 0; k < sizeof(rule_functions) / sizeof(rule_functions[0]); k++) {
-        if ((size_t)len != strlen(rule_functions[k].name) ||
-            strncmp(s + start, rule_functions[k].name, (size_t)len))
-            continue;
-        if (!call) {
-            rparser_fail(rp, rp->pos, "expected '(' after '%.*s'", len, s + start);
-            return false;
-        }
-        rp->pos++;
-        t->kind = rule_functions[k].kind;
-        t->col = parse_column(rp);
-        return t->col != NULL;
-    }
-    if (call)
-        rparser_fail(rp, start, "unknown function '%.*s'", len, s + start);
-    else
-        rparser_fail(rp, start, "unknown name '%.*s' (%s)", len, s + start, expect_term);
-    return false;
-}
-
-static struct rnode *parse_or(struct rparser *rp);
-
-static struct rnode *parse_cmp(struct rparser *rp)
-{
-    static const struct {
-        const char *text;
-        enum rule_op op;
-    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE},
-               {">=", OP_GE}, {"<", OP_LT},  {">", OP_GT}};
-    struct rnode *n = xcalloc(1, sizeof(*n));
-    n->kind = RN_CMP;
-    skip_space(rp);
-    size_t start = rp->pos;
-    if (!parse_term(rp, &n->a))
-        goto fail;
-    skip_space(rp);
-    size_t k;
-    for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
-        if (!strncmp(rp->s + rp->pos, ops[k].text, strlen(ops[k].text)))
-            break;
-    if (k == sizeof(ops) / sizeof(ops[0])) {
-        rparser_fail(rp, rp->pos, "expected a comparison (== != < <= > >=)");
-        goto fail;
-    }
-    n->op = ops[k].op;
-    rp->pos += strlen(ops[k].text);
-    if (!parse_term(rp, &n->b))
-        goto fail;
-    if (n->a.kind == TERM_NUMBER && n->b.kind == TERM_NUMBER) {
-        rparser_fail(rp, start, "a comparison needs 'rows' or a function on one side");
-        goto fail;
-    }
-    return n;
-fail:
-    rnode_free(n);
-    return NULL;
-}
-
-static struct rnode *parse_primary(struct rparser *rp)
-{
-    skip_space(rp);
-    if (rp->s[rp->pos] != '(')
-        return parse_cmp(rp);
-    size_t open = rp->pos++;
-    if (++rp->depth > RULE_DEPTH_MAX) {
-        rparser_fail(rp, open, "parentheses nested too deeply");
-        return NULL;
-    }
-    struct rnode *n = parse_or(rp);
-    rp->depth--;
-    if (!n)
-        return NULL;
-    skip_space(rp);
-    if (rp->s[rp->pos] != ')') {
-        rparser_fail(rp, rp->pos, "expected ')' to close the '(' at offset %zu", open);
-        rnode_free(n);
-        return NULL;
-    }
-    rp->pos++;
-    return n;
-}
-
-static struct rnode *parse_binary(struct rparser *rp, enum rnode_kind kind)
-{
-    const char *tok = kind == RN_OR ? "||" : "&&";
-    struct rnode *l = kind == RN_OR ? parse_binary(rp, RN_AND) : parse_primary(rp);
-    while (l) {
-        skip_space(rp);
-        if (strncmp(rp->s + rp->pos, tok, 2))
-            break;
-        rp->pos += 2;
-        struct rnode *r = kind == RN_OR ? parse_binary(rp, RN_AND) : parse_primary(rp);
-        if (!r) {
-            rnode_free(l);
-            return NULL;
-        }
-        struct rnode *n = xcalloc(1, sizeof(*n));
-        n->kind = kind;
-        n->l = l;
-        n->r = r;
-        l = n;
-    }
-    return l;
-}
-
-static struct rnode *parse_or(struct rparser *rp)
-{
-    return parse_binary(rp, RN_OR);
-}
-
-static struct rnode *rule_parse(const char *rule, struct rparser *rp)
-{
-    memset(rp, 0, sizeof(*rp));
-    rp->s = rule;
-    skip_space(rp);
-    if (!rule[rp->pos]) {
-        rparser_fail(rp, rp->pos, "empty rule");
-        return NULL;
-    }
-    struct rnode *n = parse_or(rp);
-    if (!n)
-        return NULL;
-    skip_space(rp);
-    if (rule[rp->pos]) {
-        rparser_fail(rp, rp->pos, "expected '&&', '||' or the end of the rule, not '%c'",
-                     rule[rp->pos]);
-        rnode_free(n);
-        return NULL;
-    }
-    return n;
-}
-
-int crawl_rule_check(const char *rule, int *err_offset, char *msg, size_t msgsz)
-{
-    struct rparser rp;
-    struct rnode *n = rule_parse(rule, &rp);
-    if (n) {
-        rnode_free(n);
-        return 0;
-    }
-    if (err_offset)
-        *err_offset = (int)rp.err_pos;
-    if (msg && msgsz)
-        snprintf(msg, msgsz, "%s", rp.msg);
-    return -1;
-}
-
-static const struct crawl_column *result_column(const struct crawl_result *res, const char *name)
-{
-    for (size_t i = 0; i < res->ncolumns; i++)
-        if (!strcmp(res->columns[i].name, name))
-            return &res->columns[i];
-    return NULL;
-}
-
-static void value_int(struct crawl_value *v, int64_t i)
-{
-    v->is_int = true;
-    v->i = i;
-    v->f = (double)i;
-}
-
-static void value_real(struct crawl_value *v, double f)
-{
-    v->is_int = false;
-    v->i = 0;
-    v->f = f;
-}
-
-static int term_eval(const struct crawl_result *res, const char *rule, const struct term *t,
-                     struct crawl_value *v, struct err *e)
-{
-    if (t->kind == TERM_NUMBER) {
-        *v = t->num;
-        return 0;
-    }
-    if (t->kind == TERM_ROWS) {
-        value_int(v, (int64_t)res->rows);
-        return 0;
-    }
-    const struct crawl_column *col = result_column(res, t->col);
-    if (!col)
-        return err_set(e, "rule '%s': no column '%s'", rule, t->col);
-    if (t->kind == TERM_NULLS) {
-        value_int(v, (int64_t)col->nulls);
-        return 0;
-    }
-    if (t->kind == TERM_DISTINCT) {
-        value_int(v, (int64_t)col->distinct);
-        return 0;
-    }
-    if (col->type != CRAWL_INTEGER && col->type != CRAWL_FLOAT)
-        return err_set(e, "rule '%s': column '%s' is %s, not numeric", rule, t->col,
-                       crawl_type_name(col->type));
-    if (t->kind == TERM_MEAN)
-        value_real(v, col->mean);
-    else if (col->type == CRAWL_INTEGER)
-        value_int(v, t->kind == TERM_MIN ? col->imin : col->imax);
-    else
-        value_real(v, t->kind == TERM_MIN ? col->fmin : col->fmax);
-    return 0;
-}
-
-static bool value_compare(const struct crawl_value *a, enum rule_op op, const struct crawl_value *b)
-{
-    int c;
-    if (a->is_int && b->is_int)
-        c = (a->i > b->i) - (a->i < b->i);
-    else
-        c = (a->f > b->f) - (a->f < b->f);
-    switch (op) {
-    case OP_EQ:
-        return c == 0;
-    case OP_NE:
-        return c != 0;
-    case OP_LT:
-        return c < 0;
-    case OP_LE:
-        return c <= 0;
-    case OP_GT:
-        return c > 0;
-    case OP_GE:
-        return c >= 0;
-    }
-    BUG("bad rule operator %d", (int)op);
-}
-
-/* Every comparison is evaluated (no short cut), so that a rule naming a missing column fails
- * whatever the data; the first one met, reading left to right, gives the reported value. */
-static int rnode_eval(const struct crawl_result *res, const char *rule, const struct rnode *n,
-                      bool *result, struct crawl_rule_result *out, bool *have_value, struct err *e)
-{
-    if (n->kind == RN_CMP) {
-        struct crawl_value a, b;
-        if (term_eval(res, rule, &n->a, &a, e) < 0 || term_eval(res, rule, &n->b, &b, e) < 0)
-            return -1;
-        *result = value_compare(&a, n->op, &b);
-        if (!*have_value) {
-            out->value = n->a.kind == TERM_NUMBER ? b : a;
-            *have_value = true;
-        }
-        return 0;
-    }
-    bool l, r;
-    if (rnode_eval(res, rule, n->l, &l, out, have_value, e) < 0 ||
-        rnode_eval(res, rule, n->r, &r, out, have_value, e) < 0)
-        return -1;
-    *result = n->kind == RN_AND ? l && r : l || r;
-    return 0;
-}
-
-int crawl_rule_eval(const struct crawl_result *res, const char *rule, struct crawl_rule_result *out,
-                    struct err *e)
-{
-    memset(out, 0, sizeof(*out));
-    struct rparser rp;
-    struct rnode *n = rule_parse(rule, &rp);
-    if (!n)
-        return err_set(e, "rule '%s': %s at offset %zu", rule, rp.msg, rp.err_pos);
-    bool have_value = false, pass = false;
-    int rc = rnode_eval(res, rule, n, &pass, out, &have_value, e);
-    rnode_free(n);
-    if (rc < 0)
-        return -1;
-    out->rule = text_clean(rule, strlen(rule), 0);
-    out->pass = pass;
-    return 0;
-}
-
-void crawl_rule_result_release(struct crawl_rule_result *rr)
-{
-    free(rr->rule);
-    rr->rule = NULL;
-}
-
-/* ---- schema.json ------------------------------------------------------------------------ */
-
-static json_t *jcheck(json_t *j)
-{
-    if (!j)
-        BUG("cannot build a JSON value");
-    return j;
-}
-
-static json_t *json_number(const struct crawl_value *v)
-{
-    if (v->is_int)
-        return jcheck(json_integer(v->i));
-    return isfinite(v->f) ? jcheck(json_real(v->f)) : json_null();
-}
-
-static void column_minmax(const struct crawl_column *col, json_t **min, json_t **max)
-{
-    struct crawl_value a = {0}, b = {0};
-    if (!col->has_values) {
-        *min = json_null();
-        *max = json_null();
-        return;
-    }
-    switch (col->type) {
-    case CRAWL_INTEGER:
-        value_int(&a, col->imin);
-        value_int(&b, col->imax);
-        break;
-    case CRAWL_FLOAT:
-        value_real(&a, col->fmin);
-        value_real(&b, col->fmax);
-        break;
-    case CRAWL_BOOLEAN:
-        *min = json_boolean(col->bmin);
-        *max = json_boolean(col->bmax);
-        return;
-    case CRAWL_TIMESTAMP:
-    case CRAWL_STRING:
-        *min = jcheck(json_string(col->smin));
-        *max = jcheck(json_string(col->smax));
-        return;
-    }
-    *min = json_number(&a);
-    *max = json_number(&b);
-}
-
-void crawl_schema_json(const struct crawl_result *res, const struct crawl_rule_result *rules,
-                       size_t nrules, struct strbuf *out)
-{
-    json_t *root = jcheck(json_object());
-    json_object_set_new(root, "rows", jcheck(json_integer((json_int_t)res->rows)));
-    json_t *cols = jcheck(json_array());
-    for (size_t i = 0; i < res->ncolumns; i++) {
-        const struct crawl_column *col = &res->columns[i];
-        json_t *o = jcheck(json_object()), *min, *max;
-        column_minmax(col, &min, &max);
-        json_object_set_new(o, "name", jcheck(json_string(col->name)));
-        json_object_set_new(o, "type", jcheck(json_string(crawl_type_name(col->type))));
-        json_object_set_new(o, "nulls", jcheck(json_integer((json_int_t)col->nulls)));
-        json_object_set_new(o, "min", min);
-        json_object_set_new(o, "max", max);
-        json_object_set_new(o, "distinct", jcheck(json_integer((json_int_t)col->distinct)));
-        if (col->distinct_capped)
-            json_object_set_new(o, "distinct_capped", json_true());
-        if (col->type == CRAWL_INTEGER || col->type == CRAWL_FLOAT) {
-            struct crawl_value m;
-            value_real(&m, col->mean);
-            json_object_set_new(o, "mean", col->has_values ? json_number(&m) : json_null());
-        }
-        json_array_append_new(cols, o);
-    }
-    json_object_set_new(root, "columns", cols);
-    json_t *jr = jcheck(json_array());
-    for (size_t i = 0; i < nrules; i++) {
-        json_t *o = jcheck(json_object());
-        json_object_set_new(o, "rule", jcheck(json_string(rules[i].rule)));
-        json_object_set_new(o, "value", json_number(&rules[i].value));
-        json_object_set_new(o, "pass", json_boolean(rules[i].pass));
-        json_array_append_new(jr, o);
-    }
-    json_object_set_new(root, "rules", jr);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    if (!text)
-        BUG("json_dumps failed");
-    strbuf_addstr(out, text);
-    strbuf_addch(out, '\n');
-    free(text);
-    json_decref(root);
-}
-
-/* ---- drift ------------------------------------------------------------------------------ */
-
-/* The columns of a schema text as a name -> type object (borrowed from *root), and in order. */
-static int schema_load(const char *text, const char *which, json_t **root, json_t **cols,
-                       json_t **types, struct err *e)
-{
-    json_error_t je;
-    *root = json_loads(text, 0, &je);
-    if (!*root)
-        return err_set(e, "%s schema: invalid JSON at line %d: %s", which, je.line, je.text);
-    *cols = json_object_get(*root, "columns");
-    if (!json_is_array(*cols))
-        return err_set(e, "%s schema: no 'columns' array", which);
-    *types = jcheck(json_object());
-    size_t i;
-    json_t *col;
-    json_array_foreach (*cols, i, col) {
-        json_t *name = json_object_get(col, "name"), *type = json_object_get(col, "type");
-        if (!json_is_string(name) || !json_is_string(type))
-            return err_set(e, "%s schema: column %zu has no name or type", which, i + 1);
-        json_object_set(*types, json_string_value(name), type);
-    }
-    return 0;
-}
-
-int crawl_schema_diff(const char *old_schema_json, const char *new_schema_json,
-                      struct strbuf *report, bool *changed, struct err *e)
-{
-    json_t *old_root = NULL, *new_root = NULL, *old_cols, *new_cols;
-    json_t *old_types = NULL, *new_types = NULL;
-    int rc = -1;
-    size_t before = report->len, i;
-    json_t *col;
-    *changed = false;
-    if (schema_load(old_schema_json, "old", &old_root, &old_cols, &old_types, e) < 0 ||
-        schema_load(new_schema_json, "new", &new_root, &new_cols, &new_types, e) < 0)
-        goto out;
-    json_array_foreach (old_cols, i, col) {
-        const char *name = json_string_value(json_object_get(col, "name"));
-        const char *type = json_string_value(json_object_get(col, "type"));
-        json_t *now = json_object_get(new_types, name);
-        if (!now)
-            strbuf_addf(report, "column '%s' removed\n", name);
-        else if (strcmp(type, json_string_value(now)))
-            strbuf_addf(report, "column '%s' type %s -> %s\n", name, type, json_string_value(now));
-    }
-    json_array_foreach (new_cols, i, col) {
-        const char *name = json_string_value(json_object_get(col, "name"));
-        if (!json_object_get(old_types, name))
-            strbuf_addf(report, "column '%s' added (%s)\n", name,
-                        json_string_value(json_object_get(col, "type")));
-    }
-    *changed = report->len > before;
-    rc = 0;
-out:
-    json_decref(old_types);
-    json_decref(new_types);
-    json_decref(old_root);
-    json_decref(new_root);
-    return rc;
 }
