@@ -6,6 +6,7 @@
 #define SLUICE_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define EXIT_OK 0
@@ -56,6 +57,16 @@ struct store *cli_open_store(void);
  * or EXIT_USAGE after printing the problem and the usage. */
 int cli_one_arg(int argc, char **argv, const char *usage, const char *what, const char **arg,
                 bool *json);
+/* The same for an optional ARG ([ARG] [--json], parsed by getopt_long): *arg is NULL when
+ * absent. Returns 0, or EXIT_USAGE after printing the problem and the usage (cli/table.c). */
+int cli_optional_arg(int argc, char **argv, const char *usage, const char *what,
+                     const char **arg, bool *json);
+/* After getopt_long returned c, '?' or ':' (a missing value, with a ':' optstring): print the
+ * problem with argv[optind - 1] and the usage; returns EXIT_USAGE (cli/table.c). */
+int cli_option_error(const char *usage, int c, char **argv);
+/* The one positional argument left after getopt_long (argv[optind]); 0, or EXIT_USAGE after
+ * "missing WHAT" or "one WHAT at a time" and the usage (cli/table.c). */
+int cli_last_arg(int argc, char **argv, const char *usage, const char *what, const char **arg);
 /* Resolve RUN ("last" or a number) to an existing run id; prints the error and returns -1. */
 int cli_resolve_run(struct store *st, const char *arg, long long *id);
 
@@ -65,7 +76,7 @@ int cli_show_json(struct store *st, long long run_id, FILE *out);
 int cli_print_summary(struct store *st, long long run_id, FILE *out);
 
 /* A text table for people: cells row by row, ncols a row, the first row its header; columns
- * two spaces apart, padded by display width (cli/cmd_models.c). */
+ * two spaces apart, padded by display width (cli/table.c). */
 struct cli_table {
     size_t ncols;
     char **cells; /* row-major, owned */
@@ -77,6 +88,8 @@ void cli_table_addf(struct cli_table *t, const char *fmt, ...)
 /* Print each row after indent, trailing blanks trimmed; then release the cells. */
 void cli_table_print(struct cli_table *t, FILE *out, const char *indent);
 void cli_table_release(struct cli_table *t);
+/* Local time for people, "2026-11-24 19:00:05"; "-" for ms <= 0 (not set). */
+void cli_local_time(int64_t ms, char *buf, size_t n);
 
 struct engine_opts;
 /* Drive a run in the foreground with live progress, then print its summary (or its JSON).

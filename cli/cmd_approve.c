@@ -274,16 +274,13 @@ static int decide(int argc, char **argv, bool approve)
         case 'c':
             comment = optarg;
             break;
-        case ':':
-            return cli_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+            return cli_option_error(usage, c, argv);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(usage, "missing RUN");
-    if (optind + 1 < argc)
-        return cli_usage_error(usage, "one RUN at a time");
+    const char *run_arg;
+    if (cli_last_arg(argc, argv, usage, "RUN", &run_arg))
+        return EXIT_USAGE;
     if (by && !*by)
         return cli_usage_error(usage, "--by needs a name");
     if (!by)
@@ -299,7 +296,7 @@ static int decide(int argc, char **argv, bool approve)
     char *step = NULL;
     struct run_row run = {0};
     struct err e = ERR_INIT;
-    if (cli_resolve_run(st, argv[optind], &id) < 0)
+    if (cli_resolve_run(st, run_arg, &id) < 0)
         goto out;
     if (store_run_get(st, id, &run, &e) < 0) {
         cli_error("%s", e.msg);

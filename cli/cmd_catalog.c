@@ -1,13 +1,10 @@
 /* `sluice catalog [TABLE]`: the data catalog the crawl steps fill — every table with its newest
  * schema version, or one table's versions, newest first, with their columns and what changed
  * from one version to the next. */
-#include <getopt.h>
 #include <jansson.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "store/registry.h"
@@ -27,18 +24,6 @@ static const char usage[] =
     "              \"columns\": [{\"name\", \"type\", \"nulls\"}], \"created_at\",\n"
     "              \"changes\"}]}, newest first; without TABLE: [{\"name\", \"version\",\n"
     "              \"run\", \"rows\", \"columns\", \"created_at\"}], by name\n";
-
-static void local_time(int64_t ms, char *buf, size_t n)
-{
-    if (ms <= 0) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 static int dump(json_t *j)
 {
@@ -72,7 +57,7 @@ static int print_tables(const struct catalog_row *rows, size_t n, bool json)
     cli_table_addf(&t, "CREATED");
     for (size_t i = 0; i < n; i++) {
         char created[32];
-        local_time(rows[i].created_at, created, sizeof(created));
+        cli_local_time(rows[i].created_at, created, sizeof(created));
         json_t *cols = doc_catalog_columns(&rows[i]);
         cli_table_addf(&t, "%s", rows[i].name);
         cli_table_addf(&t, "%d", rows[i].version);
@@ -125,7 +110,7 @@ static int print_table(const char *name, const struct catalog_row *rows, size_t 
         char *why = NULL;
         json_t *changes = i + 1 < n ? doc_catalog_changes(&rows[i + 1], c, &why) : NULL;
         char created[32];
-        local_time(c->created_at, created, sizeof(created));
+        cli_local_time(c->created_at, created, sizeof(created));
         printf("\nversion %d: ", c->version);
         if (c->run_id)
             printf("run %lld, ", (long long)c->run_id);
@@ -151,26 +136,10 @@ int cmd_catalog(int argc, char **argv)
 {
     if (cli_help(argc, argv, usage) == 0)
         return EXIT_OK;
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'J'},
-        {NULL, 0, NULL, 0},
-    };
-    bool json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'J':
-            json = true;
-            break;
-        default:
-            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind > 1)
-        return cli_usage_error(usage, "one TABLE at a time");
-    const char *table = optind < argc ? argv[optind] : NULL;
+    const char *table;
+    bool json;
+    if (cli_optional_arg(argc, argv, usage, "TABLE", &table, &json))
+        return EXIT_USAGE;
     struct store *st = cli_open_store();
     if (!st)
         return EXIT_RUN_FAILED;

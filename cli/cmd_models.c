@@ -1,20 +1,14 @@
 /* `sluice models [NAME]`: the model registry — every version with its status, run, digest and
  * metrics, newest first; with NAME also its deployment history and the approval decisions of
- * each version. Also the text tables the registry commands print (cli_table_*). */
-#include <getopt.h>
+ * each version. */
 #include <jansson.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "store/registry.h"
 #include "store/store.h"
 #include "util/strbuf.h"
-#include "util/xalloc.h"
 #include "web/doc.h"
 
 static const char usage[] =
@@ -31,87 +25,7 @@ static const char usage[] =
 /* Metrics shown in the table's last column; the rest are in --json and `sluice show`. */
 #define KEY_METRICS 3
 
-/* ---- tables ---- */
-
-void cli_table_init(struct cli_table *t, size_t ncols)
-{
-    memset(t, 0, sizeof(*t));
-    t->ncols = ncols;
-}
-
-void cli_table_addf(struct cli_table *t, const char *fmt, ...)
-{
-    struct strbuf sb = STRBUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    XGROW(t->cells, t->alloc, t->n + 1);
-    t->cells[t->n++] = strbuf_detach(&sb, NULL);
-}
-
-/* Display width of UTF-8 text: continuation bytes take no column. */
-static size_t text_width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
-    return w;
-}
-
-void cli_table_print(struct cli_table *t, FILE *out, const char *indent)
-{
-    size_t *width = xcalloc(t->ncols ? t->ncols : 1, sizeof(*width));
-    for (size_t i = 0; i < t->n; i++) {
-        size_t w = text_width(t->cells[i]);
-        if (w > width[i % t->ncols])
-            width[i % t->ncols] = w;
-    }
-    struct strbuf line = STRBUF_INIT;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t c = i % t->ncols;
-        if (c == 0)
-            strbuf_addstr(&line, indent);
-        strbuf_addstr(&line, t->cells[i]);
-        if (c + 1 < t->ncols && i + 1 < t->n) {
-            for (size_t k = text_width(t->cells[i]); k < width[c] + 2; k++)
-                strbuf_addch(&line, ' ');
-            continue;
-        }
-        while (line.len && line.buf[line.len - 1] == ' ')
-            line.buf[--line.len] = '\0';
-        fprintf(out, "%s\n", line.buf);
-        strbuf_reset(&line);
-    }
-    strbuf_release(&line);
-    free(width);
-    cli_table_release(t);
-}
-
-void cli_table_release(struct cli_table *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->cells[i]);
-    free(t->cells);
-    t->cells = NULL;
-    t->n = t->alloc = 0;
-}
-
 /* ---- formatting ---- */
-
-/* Local time for people: "2026-11-24 19:00:05". */
-static void local_time(int64_t ms, char *buf, size_t n)
-{
-    if (ms <= 0) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 /* "evaluate.f1=0.9312 evaluate.acc=0.95": the first few scalar metrics. */
 static char *key_metrics(const char *text)
@@ -165,7 +79,7 @@ static void print_versions(const struct model_row *rows, size_t n, bool with_nam
     for (size_t i = 0; i < n; i++) {
         const struct model_row *m = &rows[i];
         char created[32];
-        local_time(m->created_at, created, sizeof(created));
+        cli_local_time(m->created_at, created, sizeof(created));
         if (with_name)
             cli_table_addf(&t, "%s", m->name);
         cli_table_addf(&t, "%d", m->version);
@@ -200,7 +114,7 @@ static void print_deployments(const struct deployment_row *d, size_t n)
     cli_table_addf(&t, "TARGET");
     for (size_t i = 0; i < n; i++) {
         char at[32];
-        local_time(d[i].at, at, sizeof(at));
+        cli_local_time(d[i].at, at, sizeof(at));
         cli_table_addf(&t, "%s", at);
         cli_table_addf(&t, "%d", d[i].version);
         cli_table_addf(&t, "%s", d[i].status);
@@ -228,7 +142,7 @@ static void print_approvals(struct store *st, const struct model_row *rows, size
         struct approval_row *a = doc_model_approvals(st, &rows[i], &all, &mine);
         for (size_t k = 0; k < mine; k++) {
             char at[32];
-            local_time(a[k].at, at, sizeof(at));
+            cli_local_time(a[k].at, at, sizeof(at));
             cli_table_addf(&t, "%d", rows[i].version);
             cli_table_addf(&t, "%s", a[k].decision);
             cli_table_addf(&t, "%s", a[k].by ? a[k].by : "-");
@@ -250,26 +164,10 @@ int cmd_models(int argc, char **argv)
 {
     if (cli_help(argc, argv, usage) == 0)
         return EXIT_OK;
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'J'},
-        {NULL, 0, NULL, 0},
-    };
-    bool json = false;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'J':
-            json = true;
-            break;
-        default:
-            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind > 1)
-        return cli_usage_error(usage, "one NAME at a time");
-    const char *name = optind < argc ? argv[optind] : NULL;
+    const char *name;
+    bool json;
+    if (cli_optional_arg(argc, argv, usage, "NAME", &name, &json))
+        return EXIT_USAGE;
     struct store *st = cli_open_store();
     if (!st)
         return EXIT_RUN_FAILED;

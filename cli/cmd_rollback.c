@@ -36,17 +36,13 @@ int cmd_rollback(int argc, char **argv)
         case 't':
             target_arg = optarg;
             break;
-        case ':':
-            return cli_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+            return cli_option_error(usage, c, argv);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(usage, "missing MODEL");
-    if (optind + 1 < argc)
-        return cli_usage_error(usage, "one MODEL at a time");
-    const char *name = argv[optind];
+    const char *name;
+    if (cli_last_arg(argc, argv, usage, "MODEL", &name))
+        return EXIT_USAGE;
 
     struct store *st = cli_open_store();
     if (!st)

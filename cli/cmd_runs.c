@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "pipeline/duration.h"
@@ -27,19 +26,6 @@ static const char usage[] =
     "      --before ID      only runs older than run ID (the next page)\n"
     "      --json           print a JSON array: [{\"id\", \"pipeline\", \"status\", \"trigger\",\n"
     "                       \"created_at\", \"started_at\", \"ended_at\"}, ...]\n";
-
-/* Local time for people: "2026-11-24 19:00:05". */
-static void local_time(int64_t ms, char *buf, size_t n)
-{
-    if (ms <= 0) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 /* A run's wall time: to its end, or (still going) to now; "-" before it started. */
 static void run_duration(const struct run_row *r, int64_t now, char *buf, int n)
@@ -73,7 +59,7 @@ static void print_table(const struct run_row *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct run_row *r = &rows[i];
         char created[32], dur[32];
-        local_time(r->created_at, created, sizeof(created));
+        cli_local_time(r->created_at, created, sizeof(created));
         run_duration(r, now, dur, sizeof(dur));
         cli_table_addf(&t, "%lld", (long long)r->id);
         cli_table_addf(&t, "%s", r->pipeline ? r->pipeline : "");
@@ -151,10 +137,8 @@ int cmd_runs(int argc, char **argv)
         case 'J':
             json = true;
             break;
-        case ':':
-            return cli_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+            return cli_option_error(usage, c, argv);
         }
     }
     if (optind < argc)

@@ -58,17 +58,6 @@ static void table_take(struct cli_table *t, char *cell)
     free(cell);
 }
 
-static void local_time(int64_t ms, char *buf, size_t n)
-{
-    if (ms <= 0) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 /* A number for people: integers without a fraction, others with 6 significant digits. */
 static void format_number(double v, char *buf, size_t n)
@@ -268,15 +257,15 @@ static void print_show(const struct doc_run_view *v, FILE *out)
             fprintf(out, " %s=%s", r->params[i].name, r->params[i].value);
         fputc('\n', out);
     }
-    local_time(r->created_at, t, sizeof(t));
+    cli_local_time(r->created_at, t, sizeof(t));
     fprintf(out, "  %-9s %s\n", "created", t);
     if (r->started_at) {
-        local_time(r->started_at, t, sizeof(t));
+        cli_local_time(r->started_at, t, sizeof(t));
         fprintf(out, "  %-9s %s\n", "started", t);
     }
     run_wall(r, now, d, sizeof(d));
     if (r->ended_at) {
-        local_time(r->ended_at, t, sizeof(t));
+        cli_local_time(r->ended_at, t, sizeof(t));
         fprintf(out, "  %-9s %s (took %s)\n", "ended", t, d);
     } else if (r->started_at) {
         fprintf(out, "  %-9s %s so far\n", "running", d);

@@ -3,7 +3,6 @@
  * is 0, 1 (failed, rolled back when the health check failed) or 75 (target busy: retry). */
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +21,6 @@ static const char usage[] =
     "  --name NAME          the model's file name in the slot (default: that of --model)\n"
     "  --health URL         must answer 2xx after the switch, else the switch is undone\n"
     "  --health-timeout MS  how long to keep trying the health check (default and 0: 30000)\n";
-
-/* A bad command line is the engine's bug, not worth a retry: a permanent failure. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fputs(usage, stderr);
-    return 1;
-}
 
 static json_t *slot_json(const char *slot)
 {
@@ -69,7 +54,7 @@ int builtin_deploy_main(int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc)
-            return usage_error("unknown option or missing value '%s'", a);
+            return builtin_usage_error(usage, "unknown option or missing value '%s'", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--model")) {
             opt.model = v;
@@ -86,18 +71,19 @@ int builtin_deploy_main(int argc, char **argv)
             errno = 0;
             long long n = strtoll(v, &end, 10);
             if (v[0] < '0' || v[0] > '9' || *end || errno || n < 0)
-                return usage_error("bad --health-timeout '%s': expected milliseconds", v);
+                return builtin_usage_error(usage,
+                                           "bad --health-timeout '%s': expected milliseconds", v);
             opt.health_timeout_ms = n; /* 0: deploy_run's default */
         } else {
-            return usage_error("unknown option '%s'", a);
+            return builtin_usage_error(usage, "unknown option '%s'", a);
         }
     }
     if (!opt.model)
-        return usage_error("missing --model");
+        return builtin_usage_error(usage, "missing --model");
     if (!opt.target)
-        return usage_error("missing --target");
+        return builtin_usage_error(usage, "missing --target");
     if (!opt.version)
-        return usage_error("missing --version");
+        return builtin_usage_error(usage, "missing --version");
 
     struct deploy_result res;
     struct err e = ERR_INIT;

@@ -2,7 +2,6 @@
  * Progress and the result go to stdout, errors to stderr (both into the step's log); the exit
  * status says success (0), a permanent failure (1) or one worth retrying (75). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,6 @@ static const char usage[] =
     "  --connect-timeout MS  http(s): give up connecting after MS ms (default 30000)\n"
     "  --timeout MS          http(s): give up the whole transfer after MS ms (default: none)\n"
     "  --meta FILE           write {source, url, size, sha256, http_status} as JSON to FILE\n";
-
-/* A bad command line is the engine's bug, not worth a retry: a permanent failure. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fputs(usage, stderr);
-    return 1;
-}
 
 /* A non-negative decimal integer, all of s. */
 static int parse_count(const char *s, long long *out)
@@ -61,7 +46,7 @@ int builtin_ingest_main(int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc)
-            return usage_error("unknown option or missing value '%s'", a);
+            return builtin_usage_error(usage, "unknown option or missing value '%s'", a);
         const char *v = argv[++i];
         long long n = 0;
         if (!strcmp(a, "--source")) {
@@ -76,23 +61,25 @@ int builtin_ingest_main(int argc, char **argv)
             meta = v;
         } else if (!strcmp(a, "--max-size")) {
             if (parse_count(v, &n))
-                return usage_error("bad --max-size '%s': expected a number of bytes", v);
+                return builtin_usage_error(usage,
+                                           "bad --max-size '%s': expected a number of bytes", v);
             opt.max_size = n;
         } else if (!strcmp(a, "--connect-timeout") || !strcmp(a, "--timeout")) {
             if (parse_count(v, &n) || n > 24LL * 3600 * 1000 * 365)
-                return usage_error("bad timeout '%s': expected milliseconds", v);
+                return builtin_usage_error(usage, "bad timeout '%s': expected milliseconds",
+                                           v);
             if (!strcmp(a, "--timeout"))
                 opt.timeout_ms = (long)n;
             else
                 opt.connect_timeout_ms = (long)n;
         } else {
-            return usage_error("unknown option '%s'", a);
+            return builtin_usage_error(usage, "unknown option '%s'", a);
         }
     }
     if (!opt.source)
-        return usage_error("missing %s", "--source");
+        return builtin_usage_error(usage, "missing %s", "--source");
     if (!opt.out)
-        return usage_error("missing %s", "--out");
+        return builtin_usage_error(usage, "missing %s", "--out");
 
     struct ingest_result res;
     struct err e = ERR_INIT;
