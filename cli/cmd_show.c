@@ -58,7 +58,6 @@ static void table_take(struct cli_table *t, char *cell)
     free(cell);
 }
 
-
 /* A number for people: integers without a fraction, others with 6 significant digits. */
 static void format_number(double v, char *buf, size_t n)
 {
