@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/strbuf.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 static void to_hex(const unsigned char *md, char hex[DIGEST_HEX_LEN + 1])
@@ -154,27 +155,6 @@ char *artifact_path(const char *home, const char *hex)
     return xasprintf("%s/artifacts/sha256/%.2s/%s", home, hex, hex + 2);
 }
 
-static int mkdir_p(const char *path, struct err *e)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = 0;
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        rc = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
-    free(p);
-    return rc;
-}
-
 static int copy_file(const char *from, const char *to, struct err *e)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -260,7 +240,7 @@ int artifact_store(const char *home, const char *path, const char *hex, bool is_
         goto out;
     char *parent = xstrdup(dest);
     *strrchr(parent, '/') = '\0';
-    rc = mkdir_p(parent, e);
+    rc = fs_mkdir_p(parent, 0755, e);
     if (rc == 0) {
         /* Build under a temporary name, then rename: a crash never leaves half an artifact
          * under its digest. */

@@ -15,6 +15,7 @@
 
 #include "executor/http.h"
 #include "util/strbuf.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 #define COPY_CHUNK (128 * 1024)
@@ -64,30 +65,15 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int mkdir_p(const char *path, struct err *e)
+/* The target folder, created when missing; it must be a folder. */
+static int target_dir(const char *path, struct err *e)
 {
-    char *p = xstrdup(path);
-    int ret = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s && *s != '/')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            ret = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
-            break;
-        }
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    if (!ret) {
-        struct stat st;
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-            ret = err_set(e, "deploy target '%s' is not a folder", path);
-    }
-    return ret;
+    if (fs_mkdir_p(path, 0755, e) < 0)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return err_set(e, "deploy target '%s' is not a folder", path);
+    return 0;
 }
 
 /* Take the target's lock without waiting: a deploy that is already running may be in its
@@ -464,7 +450,7 @@ int deploy_run(const struct deploy_options *opt, struct deploy_result *res, stru
 
     int lock = -1, ret = -1;
     char prev[8];
-    if (mkdir_p(opt->target, e) || lock_target(opt->target, &lock, e) ||
+    if (target_dir(opt->target, e) || lock_target(opt->target, &lock, e) ||
         read_current(opt->target, prev, e))
         goto out;
     const char *slot = prev[0] ? other_slot(prev) : "blue";

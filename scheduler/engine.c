@@ -19,6 +19,7 @@
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
 #include "store/registry.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 
@@ -328,27 +329,6 @@ static char *attempt_dir(struct run_ctx *run, const struct step *sp, int n)
     return xasprintf("%s/runs/%lld/%s/%d", run->eng->home, (long long)run->id, sp->name, n);
 }
 
-static int mkdirs(const char *path, struct err *e)
-{
-    char *p = xstrdup(path);
-    int rc = 0;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c)
-            continue;
-        char was = *c;
-        *c = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            rc = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
-            break;
-        }
-        if (!was)
-            break;
-        *c = was;
-    }
-    free(p);
-    return rc;
-}
-
 /* Record a new attempt, then spawn its shim. message goes on the step (a cache miss's why). */
 static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *message)
 {
@@ -366,7 +346,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     free(s->attempt_dir);
     s->attempt_dir = dir;
     s->attempt_n = n;
-    if (mkdirs(out, &e) < 0 || !(argv = step_command(run, s, &shell, &e)) ||
+    if (fs_mkdir_p(out, 0755, &e) < 0 || !(argv = step_command(run, s, &shell, &e)) ||
         !(envp = step_environ(run, s, dir, &e))) {
         failure = e.msg;
     }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 /* Status names live in scheduler/status.c. */
@@ -264,28 +265,6 @@ void store_rollback(struct store *st)
 
 /* ---- open and close ---- */
 
-/* mkdir -p: HOME may be --home a/b/c. */
-static int mkdir_p(const char *dir, struct err *e)
-{
-    char *p = xstrdup(dir);
-    int rc = 0;
-    for (char *slash = p;; slash++) {
-        if (*slash && (*slash != '/' || slash == p)) /* a leading '/' is the root */
-            continue;
-        char c = *slash;
-        *slash = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            rc = err_set(e, "cannot create directory '%s': %s", p, strerror(errno));
-            break;
-        }
-        *slash = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 static int open_pragmas(struct store *st, struct err *e)
 {
     sqlite3_stmt *s = NULL;
@@ -340,7 +319,7 @@ struct store *store_open(const char *home, struct err *e)
     struct store *st = xcalloc(1, sizeof(*st));
     st->home = xstrdup(home);
     st->path = xasprintf("%s/sluice.db", home);
-    if (mkdir_p(home, e) < 0)
+    if (fs_mkdir_p(home, 0777, e) < 0)
         goto fail;
     /* NOMUTEX: a connection belongs to one thread, and is never carried across fork(). */
     int rc = sqlite3_open_v2(st->path, &st->db,

@@ -295,7 +295,7 @@ static void test_open_paths(void **state)
     snprintf(path, sizeof(path), "%s/a/b/c/sluice.db", f->dir);
     assert_int_equal(access(path, R_OK | W_OK), 0);
     assert_null(store_open("", &e));
-    assert_string_equal(e.msg, "cannot create directory '': No such file or directory");
+    assert_string_equal(e.msg, "cannot create folder '': No such file or directory");
     err_clear(&e);
     /* a HOME that is a file */
     snprintf(path, sizeof(path), "%s/file", f->dir);
