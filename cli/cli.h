@@ -95,7 +95,5 @@ struct engine_opts;
 /* Drive a run in the foreground with live progress, then print its summary (or its JSON).
  * Returns the exit status per DESIGN.md. */
 int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts, bool json);
-/* Fill opts from a run's stored options JSON. */
-void cli_options_from_json(const char *text, struct engine_opts *opts);
 
 #endif

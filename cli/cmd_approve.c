@@ -238,15 +238,6 @@ static void print_challenger(struct store *st, long long run_id, const char *ste
 
 /* ---- the command ---- */
 
-/* The stored options, with no_wait too: a run started with --no-wait that meets another
- * approval after this one should stop there again, not block this command. */
-static void stored_options(const char *text, struct engine_opts *opts)
-{
-    cli_options_from_json(text, opts);
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    opts->no_wait = json_is_true(json_object_get(j, "no_wait"));
-    json_decref(j);
-}
 
 static int decide(int argc, char **argv, bool approve)
 {
@@ -334,7 +325,7 @@ static int decide(int argc, char **argv, bool approve)
         goto out;
     }
     struct engine_opts opts = {0};
-    stored_options(run.options, &opts);
+    engine_opts_from_json(run.options, &opts);
     rc = cli_drive(st, id, &opts, false);
 out:
     free(step);

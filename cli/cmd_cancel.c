@@ -71,7 +71,7 @@ int cmd_cancel(int argc, char **argv)
         goto out;
     }
     struct engine_opts opts = {0};
-    cli_options_from_json(r.options, &opts);
+    engine_opts_from_json(r.options, &opts);
     opts.no_wait = false;
     if (engine_add_run(eng, id, &opts, &e) < 0) {
         cli_error("%s", e.msg);

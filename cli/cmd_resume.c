@@ -50,7 +50,7 @@ int cmd_resume(int argc, char **argv)
         goto out;
     }
     struct engine_opts opts = {0};
-    cli_options_from_json(r.options, &opts);
+    engine_opts_from_json(r.options, &opts);
     run_row_release(&r);
     rc = cli_drive(st, id, &opts, json);
 out:

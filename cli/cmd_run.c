@@ -31,11 +31,6 @@ static const char usage[] =
     "exit status: 0 succeeded, 1 failed or cancelled, 2 bad usage or invalid pipeline,\n"
     "3 waiting for an approval (--no-wait)\n";
 
-void cli_options_from_json(const char *text, struct engine_opts *o)
-{
-    engine_opts_from_json(text, o);
-}
-
 int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts, bool json)
 {
     bool tty = isatty(STDERR_FILENO);
@@ -48,7 +43,7 @@ int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts
     progress_free(p);
     if (rc < 0) {
         cli_error("%s", e.msg);
-        return e.code == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILED;
+        return EXIT_RUN_FAILED;
     }
     if (json)
         cli_show_json(st, run_id, stdout);
