@@ -173,6 +173,10 @@ static const char *const migrations[] = {
     "ALTER TABLE deployments ADD COLUMN run_id INTEGER REFERENCES runs(id);\n"
     "CREATE UNIQUE INDEX models_run_step ON models (run_id, step);\n"
     "DROP INDEX models_run;\n",
+    /* 3: one shim serves all the steps of an engine, so an attempt's pid (the shim's) no longer
+     * names the step's process: an engine that adopts the attempt needs that to stop it */
+    "ALTER TABLE attempts ADD COLUMN step_pid INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE attempts ADD COLUMN step_pid_start INTEGER NOT NULL DEFAULT 0;\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

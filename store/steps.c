@@ -213,6 +213,16 @@ int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uin
     return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
 }
 
+int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid,
+                               uint64_t pid_start, struct err *e)
+{
+    int changes = 0;
+    if (store_exec_tx(st, S_ATTEMPT_SET_STEP_PID, &changes, e, "record the step's pid", "III",
+                      attempt_id, pid, (int64_t)pid_start) < 0)
+        return -1;
+    return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
+}
+
 int store_attempt_finish(struct store *st, int64_t attempt_id, const char *status, int exit_code,
                          int signal, double cpu_s, int64_t max_rss_kb, int64_t ended_at,
                          bool *changed, struct err *e)
@@ -263,6 +273,8 @@ static void attempt_decode(sqlite3_stmt *s, struct attempt_row *a)
     a->cached_from = sqlite3_column_int64(s, 12);
     a->started_at = sqlite3_column_int64(s, 13);
     a->ended_at = sqlite3_column_int64(s, 14);
+    a->step_pid = sqlite3_column_int64(s, 15);
+    a->step_pid_start = (uint64_t)sqlite3_column_int64(s, 16);
 }
 
 static int attempts_load(struct store *st, enum stmt_id id, int64_t key, struct attempt_row **rows,

@@ -55,6 +55,15 @@ void store_reset(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
+/* BEGIN IMMEDIATE of the batch transaction, which stays open until store_batch_flush. */
+static int batch_start(struct store *st, struct err *e, const char *what)
+{
+    if (store_exec(st, S_BEGIN, NULL, e, what, "") < 0)
+        return -1;
+    st->batch_tx = true;
+    return 0;
+}
+
 sqlite3_stmt *store_vbind(struct store *st, enum stmt_id id, struct err *e, const char *what,
                           const char *types, va_list ap)
 {
@@ -63,6 +72,12 @@ sqlite3_stmt *store_vbind(struct store *st, enum stmt_id id, struct err *e, cons
     if (strlen(types) != (size_t)sqlite3_bind_parameter_count(s))
         BUG("statement %d takes %d parameters, bound with '%s'", (int)id,
             sqlite3_bind_parameter_count(s), types);
+    /* Reads outside a transaction stay autocommit reads. Transaction control is skipped by
+     * id: SQLite counts BEGIN IMMEDIATE as a write (it takes the lock), so opening the batch
+     * would come back here without end. */
+    if (st->batch && id > S_ROLLBACK_TO && !sqlite3_stmt_readonly(s) &&
+        sqlite3_get_autocommit(st->db) && batch_start(st, e, what) < 0)
+        return NULL;
     /* SQLITE_STATIC: every caller steps and resets (clearing the bindings) before its
      * arguments go out of scope, so copying a 4 MiB pipeline text would be wasted. */
     for (int i = 1; types[i - 1] && rc == SQLITE_OK; i++) {
@@ -149,8 +164,9 @@ int store_exec_tx(struct store *st, enum stmt_id id, int *changes, struct err *e
 {
     va_list ap;
     int rc;
-    /* Inside any transaction (explicit, or a call's own) one statement needs nothing more. */
-    bool own = sqlite3_get_autocommit(st->db) != 0;
+    /* Inside any transaction (explicit, or a call's own) one statement needs nothing more;
+     * in batch mode store_vbind opens the batch around it. */
+    bool own = !st->batch && sqlite3_get_autocommit(st->db) != 0;
     if (own && store_exec(st, S_BEGIN, NULL, e, what, "") < 0)
         return -1;
     va_start(ap, types);
@@ -196,6 +212,10 @@ char *store_col_str(sqlite3_stmt *s, int col)
 
 int store_tx_begin(struct store *st, int *kind, struct err *e, const char *what)
 {
+    /* A SAVEPOINT outside a transaction would open a deferred one: the batch is opened
+     * explicitly, so that the write lock is taken (waiting on the busy timeout) up front. */
+    if (st->batch && sqlite3_get_autocommit(st->db) && batch_start(st, e, what) < 0)
+        return -1;
     if (!sqlite3_get_autocommit(st->db)) {
         *kind = TX_SAVEPOINT;
         return store_exec(st, S_SAVEPOINT, NULL, e, what, "");
@@ -235,32 +255,73 @@ int store_tx_end(struct store *st, int kind, int rc, struct err *e)
 
 int store_begin(struct store *st, struct err *e)
 {
-    if (st->in_tx)
+    const char *what = "begin a transaction";
+    if (st->explicit_tx)
         BUG("store_begin inside an open transaction");
-    if (store_exec(st, S_BEGIN, NULL, e, "begin a transaction", "") < 0)
+    if (!st->batch) {
+        if (store_exec(st, S_BEGIN, NULL, e, what, "") < 0)
+            return -1;
+        st->explicit_tx = TX_OWN;
+        return 0;
+    }
+    /* In batch mode the caller's transaction is a savepoint inside the batch, so that its
+     * rollback undoes its own part only. */
+    if (sqlite3_get_autocommit(st->db) && batch_start(st, e, what) < 0)
         return -1;
-    st->in_tx = true;
+    if (store_exec(st, S_SAVEPOINT, NULL, e, what, "") < 0)
+        return -1;
+    st->explicit_tx = TX_SAVEPOINT;
     return 0;
 }
 
 int store_commit(struct store *st, struct err *e)
 {
-    if (!st->in_tx)
+    int kind = st->explicit_tx;
+    if (!kind)
         BUG("store_commit without store_begin");
-    st->in_tx = false;
+    st->explicit_tx = 0;
+    return store_tx_end(st, kind, 0, e);
+}
+
+void store_rollback(struct store *st)
+{
+    int kind = st->explicit_tx;
+    if (!kind)
+        return;
+    st->explicit_tx = 0;
+    tx_undo(st, kind);
+}
+
+/* ---- batch mode ---- */
+
+void store_batch_set(struct store *st, bool on)
+{
+    if (!on && store_batch_open(st))
+        BUG("store_batch_set off with a batch transaction open");
+    st->batch = on;
+    if (!on)
+        st->batch_tx = false; /* a batch SQLite rolled back by itself leaves it behind */
+}
+
+bool store_batch_open(const struct store *st)
+{
+    return st->batch_tx && !sqlite3_get_autocommit(st->db);
+}
+
+int store_batch_flush(struct store *st, struct err *e)
+{
+    if (!store_batch_open(st)) {
+        st->batch_tx = false;
+        return 0;
+    }
+    if (st->explicit_tx)
+        BUG("store_batch_flush inside store_begin");
+    st->batch_tx = false;
     if (store_exec(st, S_COMMIT, NULL, e, "commit", "") < 0) {
         tx_undo(st, TX_OWN);
         return -1;
     }
     return 0;
-}
-
-void store_rollback(struct store *st)
-{
-    if (!st->in_tx)
-        return;
-    st->in_tx = false;
-    tx_undo(st, TX_OWN);
 }
 
 /* ---- open and close ---- */
@@ -342,6 +403,11 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    /* An unflushed batch is dropped, not committed: closing is no commit point (the engine
+     * flushes before it closes). SQLite would roll it back too; saying it here keeps the
+     * rule in one place. */
+    if (store_batch_open(st))
+        tx_undo(st, TX_OWN);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     /* Every statement is finalized, so this cannot be SQLITE_BUSY; an open transaction is

@@ -2,7 +2,8 @@
  * models, catalog, events. The only part of sluice that includes <sqlite3.h>; every statement
  * is prepared once at open with bound parameters. Every write runs in a short
  * BEGIN IMMEDIATE transaction (store_begin/store_commit, or implicitly per call when no
- * transaction is open). State changes are conditional (UPDATE … WHERE status = ?) and return
+ * transaction is open), or, in batch mode, in one transaction per store_batch_flush (see
+ * below). State changes are conditional (UPDATE … WHERE status = ?) and return
  * whether they happened, so two engines can never both make the same transition.
  *
  * Times are milliseconds since the epoch (int64); 0 = unset. All returned strings are owned
@@ -30,8 +31,6 @@
 
 struct store;
 
-
-
 /* Open (creating when missing) HOME/sluice.db, creating HOME. Runs the numbered migrations
  * (PRAGMA user_version), sets WAL, synchronous=NORMAL, busy_timeout 5000, foreign_keys=ON.
  * Returns NULL with e set ("cannot open database '…': …"). */
@@ -39,10 +38,30 @@ struct store *store_open(const char *home, struct err *e);
 void store_close(struct store *st); /* NULL is fine */
 const char *store_home(const struct store *st);
 
-/* Explicit transaction (BEGIN IMMEDIATE); calls inside it do not open their own. */
+/* Explicit transaction (BEGIN IMMEDIATE); calls inside it do not open their own. In batch
+ * mode it is a savepoint inside the batch instead (opening the batch when none is open):
+ * store_commit releases it into the batch, store_rollback undoes only what was written since
+ * store_begin. Nesting store_begin, or store_commit without it, is a BUG(); store_rollback
+ * with nothing open does nothing. */
 int store_begin(struct store *st, struct err *e);
 int store_commit(struct store *st, struct err *e);
 void store_rollback(struct store *st);
+
+/* Batch mode, to commit the writes of one loop iteration at once (one commit costs as much
+ * as thousands of inserts; PERF.md). While it is on, the first write statement that runs
+ * outside a transaction opens one (BEGIN IMMEDIATE, holding the database's write lock), and
+ * it stays open until store_batch_flush; reads outside a transaction do not open it. Each
+ * call stays all-or-nothing inside the batch (a savepoint), and so does a caller's
+ * store_begin. Other connections see none of the batch before the flush. Off by default. */
+/* Turn batch mode on or off. Turning it off with a batch open is a BUG(): flush first. */
+void store_batch_set(struct store *st, bool on);
+/* Whether a batch transaction is open now: false after a flush, and false when SQLite rolled
+ * the transaction back by itself (disk full, I/O error), which loses the whole batch. */
+bool store_batch_open(const struct store *st);
+/* Commit the batch, if one is open (0 and nothing done otherwise). Returns 0, or -1 with e
+ * set, and then the whole batch is rolled back. A BUG() inside store_begin. store_close
+ * rolls back a batch that was not flushed. */
+int store_batch_flush(struct store *st, struct err *e);
 
 int64_t store_now_ms(void);
 
@@ -148,6 +167,8 @@ struct attempt_row {
     char *dir;             /* runs/RUN/STEP/N, absolute */
     int64_t cached_from;   /* attempt id this cache hit reuses, 0 = none */
     int64_t started_at, ended_at;
+    int64_t step_pid;      /* the step's process, its session's id; 0 = not known */
+    uint64_t step_pid_start;
 };
 void attempt_row_release(struct attempt_row *a);
 
@@ -191,8 +212,12 @@ int store_step_previous(struct store *st, const char *pipeline, const char *step
  * the same n fails. */
 int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *dir,
                          int64_t cached_from, int64_t *attempt_id, struct err *e);
+/* pid: the process whose exit means the attempt's exit.json is final (its shim). */
 int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uint64_t pid_start,
                           const char *job_id, struct err *e);
+/* The step's own process (its session's id), as the shim reported it. */
+int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid,
+                               uint64_t pid_start, struct err *e);
 /* Conditional on status 'running'; *changed false when already finished. */
 int store_attempt_finish(struct store *st, int64_t attempt_id, const char *status, int exit_code,
                          int signal, double cpu_s, int64_t max_rss_kb, int64_t ended_at,

@@ -11,6 +11,7 @@
 
 /* Every statement of the store; its SQL text is store_sql[id] (store/sql.c). */
 enum stmt_id {
+    /* transaction control first: store_vbind tells it from the rest by S_ROLLBACK_TO */
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -55,6 +56,7 @@ enum stmt_id {
     S_STEP_PREVIOUS,
     S_ATTEMPT_INSERT,
     S_ATTEMPT_SET_PID,
+    S_ATTEMPT_SET_STEP_PID,
     S_ATTEMPT_FINISH,
     S_ATTEMPTS_LOAD,
     S_ATTEMPTS_LOAD_RUN,
@@ -107,8 +109,14 @@ struct store {
     sqlite3 *db;
     char *home;                  /* the workspace folder, as given */
     char *path;                  /* HOME/sluice.db */
-    bool in_tx;                  /* an explicit store_begin is open (for misuse checks; whether
-                                    any transaction is open is sqlite3_get_autocommit) */
+    int explicit_tx;             /* what an open store_begin opened: 0 = none, else a
+                                    store_tx_begin kind (misuse checks, and whether commit is
+                                    COMMIT or RELEASE; whether any transaction is open is
+                                    sqlite3_get_autocommit) */
+    bool batch;                  /* batch mode (store_batch_set) */
+    bool batch_tx;               /* the open transaction, if any, was opened as the batch; may
+                                    outlive it when SQLite rolls back by itself, so
+                                    store_batch_open checks sqlite3_get_autocommit too */
     sqlite3_stmt *stmt[S_COUNT]; /* prepared once at open, reset after every use */
 };
 
@@ -126,6 +134,9 @@ int store_notfound(struct err *e, const char *fmt, ...) __attribute__((format(pr
  *   'I' int64_t   'i' int   'd' double (NaN binds NULL, as SQLite would store it anyway)
  *   's' const char * (NULL binds NULL)   'z' int64_t bound as NULL when 0 (optional references)
  *   'L' const char * then size_t: text of that length
+ * In batch mode a write statement (not sqlite3_stmt_readonly, not transaction control) that
+ * finds no transaction open first opens the batch (BEGIN IMMEDIATE): every write of the store
+ * passes through here.
  * Returns the statement, or NULL with e set (the statement is then reset). */
 sqlite3_stmt *store_bind(struct store *st, enum stmt_id id, struct err *e, const char *what,
                          const char *types, ...);
@@ -140,13 +151,15 @@ int store_exec(struct store *st, enum stmt_id id, int *changes, struct err *e, c
                const char *types, ...);
 
 /* store_exec of a single write statement in its own BEGIN IMMEDIATE transaction, unless one
- * is open already (one statement is atomic by itself). BEGIN IMMEDIATE waits on the busy
- * timeout for the write lock, where an autocommit write could fail with SQLITE_BUSY at once. */
+ * is open already or batch mode is on (one statement is atomic by itself; in batch mode
+ * store_vbind opens the batch). BEGIN IMMEDIATE waits on the busy timeout for the write lock,
+ * where an autocommit write could fail with SQLITE_BUSY at once. */
 int store_exec_tx(struct store *st, enum stmt_id id, int *changes, struct err *e,
                   const char *what, const char *types, ...);
 
 /* Transaction of one write call: BEGIN IMMEDIATE when no transaction is open, else a
- * savepoint, so each call stays all-or-nothing inside a caller's batch. store_tx_end commits
+ * savepoint, so each call stays all-or-nothing inside a caller's transaction. In batch mode
+ * with no transaction open it opens the batch and then a savepoint. store_tx_end commits
  * (or, when rc < 0, rolls back) and returns rc, or -1 when the commit failed. */
 int store_tx_begin(struct store *st, int *kind, struct err *e, const char *what);
 int store_tx_end(struct store *st, int kind, int rc, struct err *e);
