@@ -8,24 +8,29 @@
 
 #include "util/xalloc.h"
 
+/* mkdir p, creating missing parents first: from the bottom up, so that the common case (only
+ * the last folder or two are new) costs a mkdir per new folder plus one, not one per
+ * component of the path. On failure, p is the folder that could not be created. */
+static int mkdir_up(char *p, mode_t mode)
+{
+    if (mkdir(p, mode) == 0 || errno == EEXIST)
+        return 0;
+    char *slash = strrchr(p, '/');
+    if (errno != ENOENT || !slash || slash == p)
+        return -1;
+    *slash = '\0';
+    if (mkdir_up(p, mode) < 0)
+        return -1; /* p now names the parent that failed */
+    *slash = '/';
+    return mkdir(p, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
 {
     char *p = xstrdup(path);
     int rc = 0;
-    /* Each '/' after the first character ends a parent; the end of the string ends path. */
-    for (char *c = p;; c++) {
-        if (*c && (*c != '/' || c == p))
-            continue;
-        char was = *c;
-        *c = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST) {
-            rc = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
-            break;
-        }
-        *c = was;
-        if (!was)
-            break;
-    }
+    if (mkdir_up(p, mode) < 0)
+        rc = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
     free(p);
     return rc;
 }
