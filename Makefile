@@ -1,6 +1,6 @@
 # sluice — one non-recursive Makefile.
 #   make            build ./sluice (release: -O2, core libraries linked statically so that
-#                   spawning `sluice shim` per step stays cheap; see bench/dispatch.sh)
+#                   an exec of sluice — the shim, a built-in step — stays cheap)
 #   make test       build with -fsanitize=address,undefined and run every test
 #   make demo       install what is missing, build, run the example pipeline
 #   make deps       install the Debian packages sluice needs (as root, or via sudo)

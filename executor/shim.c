@@ -1,34 +1,40 @@
-/* The step shim (see shim.h): runs one attempt in a process group of its own, stops it on
- * timeout or cancel, and writes DIR/pid and DIR/exit.json. Libc only and no stdio streams: it is
- * exec'd once per step, so each syscall here is paid by every step. Signals are never handled
- * asynchronously: SIGTERM, SIGINT and SIGCHLD stay blocked and are taken with sigtimedwait(),
- * which also sleeps until the next deadline, so there is no handler and no race to reason about. */
+/* The step shim (see shim.h): runs attempts in sessions of their own, stops them on timeout or
+ * cancel, reports their ends to the engine and writes DIR/exit.json. Signals are never handled
+ * asynchronously: SIGTERM, SIGINT and SIGCHLD stay blocked and are read from a signalfd in the
+ * one poll() loop, which also sleeps until the next deadline, so there is no handler and no race
+ * to reason about. The only other thread makes exit.json durable (fsync, rename) so that a
+ * step's report never waits for the disk. */
 #include "executor/shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h> /* snprintf only: nothing here goes through a FILE */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "executor/spawn.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 
 #define GRACE_DEFAULT_MS 10000
-/* After SIGKILL, how long to wait for the step's processes to be gone; only a process stuck
- * in the kernel (uninterruptible sleep) outlives SIGKILL for long, and exit.json must not wait
- * for it forever. */
+/* After SIGKILL, how long to wait for a stopped step's processes to be gone; only a process
+ * stuck in the kernel (uninterruptible sleep) outlives SIGKILL for long, and the step's end
+ * must not wait for it forever. */
 #define REAP_WAIT_MS 5000
 #define MS_MAX 1000000000000LL /* 31 years: a larger value is a mistake */
 
@@ -38,52 +44,86 @@ extern char **environ;
 #define EXIT_NOT_FOUND 127
 
 static const char usage_text[] =
-    "usage: sluice shim DIR [--timeout MS] [--grace MS] [--workdir D] [--shell] -- ARG...\n";
+    "usage: sluice shim --serve FD\n"
+    "       sluice shim DIR [--timeout MS] [--grace MS] [--workdir D] [--shell] -- ARG...\n";
 
 enum stop_cause { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
 
-struct shim {
-    const char *dir;       /* the attempt's folder, as given */
-    int dirfd;             /* that folder, opened: later writes do not depend on the cwd */
+/* One attempt. */
+struct job {
+    struct job *next;
+    int64_t id;
+    char *payload;         /* the request's bytes, which the strings below point into */
+    const char *dir;       /* the attempt's folder */
+    const char *workdir;   /* NULL: the shim's own */
+    char **argv;           /* NULL-terminated; with shell, argv[0] is the script */
+    char **envp;           /* NULL: environ */
+    bool shell;
     long long timeout_ms;  /* 0: none */
     long long grace_ms;    /* SIGTERM to SIGKILL */
-    const char *workdir;   /* NULL: the shim's own */
-    bool shell;            /* argv[0] is a /bin/sh -c command */
-    char **argv;           /* the step's command, NULL-terminated */
-    pid_t child;           /* the step's process, leader of its process group; 0 before spawn */
-    int status;            /* wait status of the child once reaped */
-    bool reaped;           /* status is valid */
+    int dirfd;             /* the folder, opened: later writes do not depend on the cwd */
+    int logfd;             /* the step's stdout and stderr; the shim's messages go there too */
+    pid_t child;           /* the step's process, leader of its session; 0 before the spawn */
+    bool reaped;           /* status and ru are valid */
+    int status;
+    struct rusage ru;
+    int exit_code, sig;    /* the outcome, once known */
+    bool ended;            /* nothing left to wait for */
     enum stop_cause cause; /* why the step is being stopped, the first cause only */
     bool killed;           /* SIGKILL sent to the group */
     int64_t stop_at;       /* monotonic ms at which the timeout expires; 0: none */
     int64_t kill_at;       /* monotonic ms at which SIGKILL follows SIGTERM */
-    struct timespec started, ended; /* wall clock, for exit.json */
+    int64_t give_up;       /* monotonic ms after which a stopped group's stragglers are left */
+    struct timespec started, ended_at; /* wall clock, for exit.json */
+    char msg[256];         /* why the step could not start, when there is no log to say it */
 };
 
-/* A message to stderr (the attempt's log) with one write(), so it does not interleave. */
-__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+/* An exit.json written but not yet durable: fsync, then rename into place. */
+struct sync_item {
+    struct sync_item *next;
+    int fd, dirfd, logfd;
+};
+
+struct syncer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sync_item *head, **tail;
+    bool stop, running;
+};
+
+struct shim {
+    struct job *jobs;
+    int sock;      /* the engine; -1 once it hung up, or in the one-step form */
+    int sigfd;
+    char *in;      /* bytes read from the engine, not yet a whole frame */
+    size_t in_len, in_alloc;
+    struct syncer sync;
+};
+
+/* A message with one write(), so it does not interleave with the step's output. */
+__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0 || fd < 0)
         return;
     if ((size_t)n > sizeof(buf) - 2)
         n = sizeof(buf) - 2;
     buf[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+    ssize_t w = write(fd, buf, (size_t)n);
     (void)w;
 }
 
-/* arg: the offending argument, or NULL. */
 static int usage_error(const char *msg, const char *arg)
 {
     if (arg)
-        say("error: %s '%s'", msg, arg);
+        say(STDERR_FILENO, "error: %s '%s'", msg, arg);
     else
-        say("error: %s", msg);
+        say(STDERR_FILENO, "error: %s", msg);
     ssize_t w = write(STDERR_FILENO, usage_text, sizeof(usage_text) - 1);
     (void)w;
     return 2;
@@ -109,48 +149,13 @@ static int parse_ms(const char *s, long long *out)
     return 0;
 }
 
-/* Returns 0, or the exit status for a usage error (after saying why). */
-static int parse_args(struct shim *s, int argc, char **argv)
-{
-    if (argc < 2 || !strcmp(argv[1], "--"))
-        return usage_error("missing attempt folder", NULL);
-    s->dir = argv[1];
-    int i = 2;
-    for (; i < argc && strcmp(argv[i], "--"); i++) {
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--shell")) {
-            s->shell = true;
-            continue;
-        }
-        bool is_timeout = !strcmp(opt, "--timeout"), is_grace = !strcmp(opt, "--grace");
-        if (!is_timeout && !is_grace && strcmp(opt, "--workdir"))
-            return usage_error("unknown option", opt);
-        if (i + 1 >= argc)
-            return usage_error("missing value for", opt);
-        const char *val = argv[++i];
-        if (is_timeout || is_grace) {
-            if (parse_ms(val, is_timeout ? &s->timeout_ms : &s->grace_ms) < 0)
-                return usage_error("bad milliseconds", val);
-        } else {
-            s->workdir = val;
-        }
-    }
-    if (i >= argc)
-        return usage_error("missing '--' before the command", NULL);
-    s->argv = argv + i + 1;
-    if (!s->argv[0])
-        return usage_error("missing command after '--'", NULL);
-    if (s->shell && s->argv[1])
-        return usage_error("--shell takes one command, got another argument", s->argv[1]);
-    return 0;
-}
+/* ---- setting up ---- */
 
-/* Process setup that does not depend on the arguments. */
 static void shim_setup(void)
 {
-    /* First of all, so that a cancel that comes early is kept for the loop rather than
-     * killing the shim before it has recorded anything (the engine also spawns the shim with
-     * these blocked, which closes the window entirely). */
+    /* First of all, so that a cancel that comes early is kept for the loop rather than killing
+     * the shim before it has recorded anything (the engine also spawns the shim with these
+     * blocked, which closes the window entirely). */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -162,210 +167,32 @@ static void shim_setup(void)
      * way the shim outlives its engine's terminal and process group. */
     setsid();
 
+    /* Every disposition to its default once, here, so that each spawn needs to reset only the
+     * two the shim changes: an inherited SIG_IGN for SIGCHLD would make the kernel reap steps
+     * behind our back, and a step should start as from a fresh login shell. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
-    /* An inherited SIG_IGN for SIGCHLD would make the kernel reap the step behind our back,
-     * and its status and rusage would be lost. */
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
 
     /* When run by hand with a standard fd closed, the files opened below would take its place
-     * and the step's output would land in them. */
+     * and a step's output would land in them. */
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
             break;
-    /* Nothing but 0-2 reaches the step, whoever ran the shim. ENOSYS before Linux 5.11. */
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
-    /* Orphans of the step (a daemonised grandchild, the children of a killed shell) are
-     * reparented to the shim rather than to init, so that the shim can reap them and can wait
-     * until a stopped step has really gone. */
+    /* Orphans of steps (a daemonised grandchild, the children of a killed shell) are reparented
+     * to the shim rather than to init, so that it can reap them and can wait until a stopped
+     * step has really gone. */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
-static int exit_code_for_errno(int err)
-{
-    if (err == ENOENT)
-        return EXIT_NOT_FOUND;
-    if (err == ENOMEM || err == EAGAIN)
-        return EXIT_SHIM_FAILED;
-    return EXIT_NOT_EXECUTABLE;
-}
-
-/* Start the step. Returns 0, or an exit status for a step that could not start. */
-static int shim_spawn(struct shim *s)
-{
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t set;
-    /* Every disposition back to default (the shim ignores SIGHUP and SIGPIPE; its caller may
-     * have ignored more) and an empty mask: the step starts as from a fresh login shell. */
-    sigfillset(&set);
-    posix_spawnattr_setsigdefault(&attr, &set);
-    sigemptyset(&set);
-    posix_spawnattr_setsigmask(&attr, &set);
-    /* The child makes itself a group leader before exec, and glibc's posix_spawn returns only
-     * after the exec: there is no window in which the group does not exist yet, so the parent
-     * needs no setpgid() of its own (it would fail with EACCES after the exec anyway). */
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
-
-    char *sh_argv[] = {"sh", "-c", s->argv[0], NULL};
-    const char *what = s->shell ? "/bin/sh" : s->argv[0];
-    clock_gettime(CLOCK_REALTIME, &s->started);
-    int rc = s->shell ? posix_spawn(&s->child, "/bin/sh", NULL, &attr, sh_argv, environ)
-                      : posix_spawnp(&s->child, s->argv[0], NULL, &attr, s->argv, environ);
-    posix_spawnattr_destroy(&attr);
-    if (rc) {
-        s->child = 0;
-        clock_gettime(CLOCK_REALTIME, &s->ended);
-        say("sluice: cannot run '%s': %s", what, strerror(rc));
-        return exit_code_for_errno(rc);
-    }
-    if (s->timeout_ms)
-        s->stop_at = now_ms() + s->timeout_ms;
-    return 0;
-}
-
-/* "SHIMPID STARTTIME CHILDPID\n" with one write(): a reader that sees no newline yet knows the
- * file is not complete. A failure is said in the log but does not stop the step: the engine
- * also has the shim's pid from spawning it. */
-static void write_pid_file(struct shim *s)
-{
-    pid_t self = getpid();
-    unsigned long long start = 0;
-    if (proc_start_time(self, &start) < 0) {
-        say("sluice: cannot read the shim's start time: %s", strerror(errno));
-        return;
-    }
-    char buf[96];
-    int n = snprintf(buf, sizeof(buf), "%ld %llu %ld\n", (long)self, start, (long)s->child);
-    int fd = openat(s->dirfd, "pid", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, buf, (size_t)n) != n)
-        say("sluice: cannot write '%s/pid': %s", s->dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-}
-
-static void stop_kill(struct shim *s)
-{
-    if (s->killed)
-        return;
-    s->killed = true;
-    kill(-s->child, SIGKILL);
-}
-
-static void stop_begin(struct shim *s, enum stop_cause cause)
-{
-    if (s->cause != STOP_NONE)
-        return;
-    s->cause = cause;
-    kill(-s->child, SIGTERM);
-    /* A stopped process would sit on its SIGTERM until the SIGKILL. */
-    kill(-s->child, SIGCONT);
-    s->kill_at = now_ms() + s->grace_ms;
-}
-
-static pid_t waitpid_noeintr(pid_t pid, int *status, int flags)
-{
-    pid_t p;
-    do
-        p = waitpid(pid, status, flags);
-    while (p < 0 && errno == EINTR);
-    return p;
-}
-
-/* Reap every child that has exited: the step, and orphans handed to the shim as subreaper.
- * Each zombie is looked at before it is reaped: when it is the step's and the step is being
- * stopped, its group is killed while the zombie still holds the group's id, so the SIGKILL
- * cannot reach a process that reused that id. */
-static void reap_exited(struct shim *s)
-{
-    for (;;) {
-        siginfo_t si;
-        si.si_pid = 0;
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-            return;
-        int status;
-        bool is_step = si.si_pid == s->child && !s->reaped;
-        if (is_step && s->cause != STOP_NONE)
-            stop_kill(s);
-        if (waitpid_noeintr(si.si_pid, &status, 0) < 0)
-            return;
-        if (is_step) {
-            s->status = status;
-            s->reaped = true;
-            clock_gettime(CLOCK_REALTIME, &s->ended);
-        }
-    }
-}
-
-/* Wait for SIGTERM, SIGINT or SIGCHLD, at most until the monotonic time `until` (0: no limit).
- * Returns the signal, or 0 on timeout. */
-static int wait_signal(int64_t until)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    struct timespec ts, *tsp = NULL;
-    if (until) {
-        int64_t left = until - now_ms();
-        if (left <= 0)
-            return 0;
-        ts.tv_sec = left / 1000;
-        ts.tv_nsec = (long)(left % 1000) * 1000000;
-        tsp = &ts;
-    }
-    int sig = sigtimedwait(&set, NULL, tsp);
-    return sig < 0 ? 0 : sig;
-}
-
-/* Run until the step has exited; stop it on timeout or on SIGTERM/SIGINT. */
-static void supervise(struct shim *s)
-{
-    for (;;) {
-        reap_exited(s);
-        if (s->reaped)
-            break;
-        int64_t now = now_ms();
-        if (s->stop_at && now >= s->stop_at)
-            stop_begin(s, STOP_TIMEOUT);
-        if (s->cause != STOP_NONE && now >= s->kill_at)
-            stop_kill(s);
-        int64_t until = 0;
-        if (s->cause == STOP_NONE)
-            until = s->stop_at;
-        else if (!s->killed)
-            until = s->kill_at;
-        int sig = wait_signal(until);
-        if (sig == SIGTERM || sig == SIGINT)
-            stop_begin(s, STOP_CANCEL);
-    }
-    if (s->cause == STOP_NONE)
-        return;
-    /* A stopped step leaves nothing behind: the killed group's members are all the shim's
-     * descendants, so they end up as its children (subreaper) and are reaped here. */
-    int64_t give_up = now_ms() + REAP_WAIT_MS;
-    for (;;) {
-        int status;
-        pid_t p = waitpid_noeintr(-s->child, &status, WNOHANG);
-        if (p > 0)
-            continue;
-        if (p < 0) /* ECHILD: none left */
-            break;
-        if (!wait_signal(give_up) && now_ms() >= give_up) {
-            say("sluice: processes of the stopped step still exist after %d ms",
-                REAP_WAIT_MS);
-            break;
-        }
-    }
-}
+/* ---- exit.json ---- */
 
 static bool is_leap(int year)
 {
@@ -393,56 +220,728 @@ static void format_time(char *buf, size_t size, const struct timespec *ts)
              (int)(ts->tv_nsec / 1000000));
 }
 
-/* Write exit.json atomically: a reader sees no file or the whole file, even across a crash. */
-static int write_exit_file(struct shim *s, int exit_code, int sig)
+static double cpu_seconds(const struct rusage *ru)
 {
-    struct rusage ru;
-    memset(&ru, 0, sizeof(ru));
-    /* All the step's processes that were waited for, by the step or by the shim as subreaper:
-     * the shim has no other children. (A step that never started has no usage: the child of a
-     * failed spawn was only the shim's vfork.) */
-    if (s->child)
-        getrusage(RUSAGE_CHILDREN, &ru);
-    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
+/* fsync the temporary file, then rename it into place: a reader sees no exit.json or the whole
+ * file, even across a crash of the machine. */
+static int sync_and_rename(int fd, int dirfd, int logfd)
+{
+    int rc = 0;
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        say(logfd, "sluice: cannot write exit.json: %s", strerror(errno));
+        rc = -1;
+    } else if (renameat(dirfd, ".exit.json.tmp", dirfd, "exit.json") < 0) {
+        say(logfd, "sluice: cannot rename exit.json into place: %s", strerror(errno));
+        rc = -1;
+    }
+    /* No fsync of the folder: the rename reaches the disk within seconds, and only a power
+     * loss in that window could lose it (then the attempt reads as lost and is retried). */
+    return rc;
+}
+
+static void *syncer_main(void *arg)
+{
+    struct syncer *sy = arg;
+    for (;;) {
+        pthread_mutex_lock(&sy->mu);
+        while (!sy->head && !sy->stop)
+            pthread_cond_wait(&sy->cv, &sy->mu);
+        struct sync_item *it = sy->head;
+        if (it) {
+            sy->head = it->next;
+            if (!sy->head)
+                sy->tail = &sy->head;
+        }
+        pthread_mutex_unlock(&sy->mu);
+        if (!it)
+            return NULL;
+        sync_and_rename(it->fd, it->dirfd, it->logfd);
+        close(it->dirfd);
+        if (it->logfd > 2)
+            close(it->logfd);
+        free(it);
+    }
+}
+
+static void syncer_start(struct syncer *sy)
+{
+    pthread_mutex_init(&sy->mu, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    sy->head = NULL;
+    sy->tail = &sy->head;
+    sy->running = pthread_create(&sy->thread, NULL, syncer_main, sy) == 0;
+}
+
+static void syncer_stop(struct syncer *sy)
+{
+    if (!sy->running)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    sy->stop = true;
+    pthread_cond_signal(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
+    pthread_join(sy->thread, NULL);
+    sy->running = false;
+}
+
+/* Write the job's exit.json; the fds it needs pass to the syncer (or are synced here when there
+ * is none). Returns -1 when the temporary file cannot be written. */
+static int write_exit_file(struct shim *sh, struct job *j)
+{
     char started[96], ended[96]; /* room for any int the compiler cannot rule out */
-    format_time(started, sizeof(started), &s->started);
-    format_time(ended, sizeof(ended), &s->ended);
+    format_time(started, sizeof(started), &j->started);
+    format_time(ended, sizeof(ended), &j->ended_at);
     char buf[512];
     int n = snprintf(buf, sizeof(buf),
                      "{\"exit\": %d, \"signal\": %d, \"cpu_s\": %.6f, \"max_rss_kb\": %ld, "
                      "\"started_at\": \"%s\", \"ended_at\": \"%s\", \"timed_out\": %s, "
                      "\"cancelled\": %s}\n",
-                     exit_code, sig, cpu, ru.ru_maxrss, started, ended,
-                     s->cause == STOP_TIMEOUT ? "true" : "false",
-                     s->cause == STOP_CANCEL ? "true" : "false");
-    int fd = openat(s->dirfd, ".exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
-        int err = errno ? errno : EIO;
-        close(fd);
-        errno = err;
-        goto fail;
+                     j->exit_code, j->sig, cpu_seconds(&j->ru), j->ru.ru_maxrss, started, ended,
+                     j->cause == STOP_TIMEOUT ? "true" : "false",
+                     j->cause == STOP_CANCEL ? "true" : "false");
+    errno = 0; /* a short write() leaves it alone */
+    int fd = openat(j->dirfd, ".exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, buf, (size_t)n) != n) {
+        say(j->logfd, "sluice: cannot write '%s/exit.json': %s", j->dir,
+            strerror(errno ? errno : EIO));
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    if (close(fd) < 0 || renameat(s->dirfd, ".exit.json.tmp", s->dirfd, "exit.json") < 0)
-        goto fail;
-    /* No fsync of the folder: the rename reaches the disk with the next journal commit, within
-     * seconds, and only a power loss in that window could lose it (then the attempt reads as
-     * lost and is retried). It would cost a second journal flush per step. */
+    if (!sh->sync.running) {
+        int rc = sync_and_rename(fd, j->dirfd, j->logfd);
+        return rc;
+    }
+    struct sync_item *it = xcalloc(1, sizeof(*it));
+    it->fd = fd;
+    it->dirfd = j->dirfd;
+    it->logfd = j->logfd;
+    j->dirfd = -1; /* the syncer's now */
+    j->logfd = -1;
+    pthread_mutex_lock(&sh->sync.mu);
+    *sh->sync.tail = it;
+    sh->sync.tail = &it->next;
+    pthread_cond_signal(&sh->sync.cv);
+    pthread_mutex_unlock(&sh->sync.mu);
     return 0;
-fail:
-    say("sluice: cannot write '%s/exit.json': %s", s->dir, strerror(errno));
-    return -1;
+}
+
+/* ---- one job ---- */
+
+static void job_free(struct job *j)
+{
+    if (j->dirfd >= 0)
+        close(j->dirfd);
+    if (j->logfd > 2)
+        close(j->logfd);
+    free(j->payload);
+    free(j->argv);
+    free(j->envp);
+    free(j);
+}
+
+static void report(struct shim *sh, const struct job *j, int type)
+{
+    if (sh->sock < 0)
+        return;
+    struct shim_report r;
+    memset(&r, 0, sizeof(r));
+    r.id = j->id;
+    r.type = type;
+    r.pid = j->child;
+    if (type == SHIM_STARTED) {
+        unsigned long long start = 0;
+        proc_start_time(j->child, &start);
+        r.pid_start = start;
+    } else {
+        r.exit = j->exit_code;
+        r.signal = j->sig;
+        r.timed_out = j->cause == STOP_TIMEOUT;
+        r.cancelled = j->cause == STOP_CANCEL;
+        r.max_rss_kb = j->ru.ru_maxrss;
+        r.cpu_s = cpu_seconds(&j->ru);
+        memcpy(r.msg, j->msg, sizeof(r.msg));
+    }
+    ssize_t w;
+    do
+        w = write(sh->sock, &r, sizeof(r));
+    while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)sizeof(r)) {
+        /* The engine is gone: go on without it (exit.json keeps the results). */
+        close(sh->sock);
+        sh->sock = -1;
+    }
+}
+
+/* The job ended without a step process: say why (in the log when there is one). */
+static void job_fail(struct job *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void job_fail(struct job *j, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+    va_end(ap);
+    say(j->logfd, "sluice: %s", j->msg);
+    if (j->logfd >= 0)
+        j->msg[0] = '\0'; /* said in the log, where the engine reads a failure's last line */
+    j->exit_code = code;
+    j->ended = true;
+    clock_gettime(CLOCK_REALTIME, &j->ended_at);
+}
+
+static int exit_code_for_errno(int err)
+{
+    if (err == ENOENT)
+        return EXIT_NOT_FOUND;
+    if (err == ENOMEM || err == EAGAIN)
+        return EXIT_SHIM_FAILED;
+    return EXIT_NOT_EXECUTABLE;
+}
+
+/* Served jobs: the attempt's folder, its out/ and its log. */
+static int job_open_files(struct job *j)
+{
+    char *out = xasprintf("%s/out", j->dir);
+    struct err e = ERR_INIT;
+    if (fs_mkdir_p(out, 0755, &e) < 0) {
+        free(out);
+        job_fail(j, EXIT_SHIM_FAILED, "%s", e.msg);
+        return -1;
+    }
+    free(out);
+    j->dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (j->dirfd >= 0)
+        j->logfd = openat(j->dirfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (j->dirfd < 0 || j->logfd < 0) {
+        job_fail(j, EXIT_SHIM_FAILED, "cannot open '%s/log': %s", j->dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Start the step. On failure the job has ended, with the reason in its log. */
+static void job_spawn(struct shim *sh, struct job *j)
+{
+    clock_gettime(CLOCK_REALTIME, &j->started);
+    if (j->workdir) {
+        /* Checked here rather than left to the spawn's chdir so that the message names the
+         * folder instead of blaming the command. */
+        struct stat st;
+        int err = stat(j->workdir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (err) {
+            job_fail(j, EXIT_SHIM_FAILED, "cannot change to workdir '%s': %s", j->workdir,
+                     strerror(err));
+            return;
+        }
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (sh->sock >= 0 || j->logfd > 2) {
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, j->logfd, 1);
+        posix_spawn_file_actions_adddup2(&fa, j->logfd, 2);
+    }
+    if (j->workdir)
+        posix_spawn_file_actions_addchdir_np(&fa, j->workdir);
+    /* Nothing but 0-2 reaches the step, whoever ran the shim. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &set);
+    sigemptyset(&set);
+    posix_spawnattr_setsigmask(&attr, &set);
+    /* The child makes itself a session (and group) leader before exec, and glibc's posix_spawn
+     * returns only after the exec: there is no window in which the group does not exist. */
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    char *sh_argv[] = {"sh", "-c", j->argv[0], NULL};
+    char **envp = j->envp ? j->envp : environ;
+    const char *what = j->shell ? "/bin/sh" : j->argv[0];
+    int rc;
+    if (j->shell)
+        rc = posix_spawn(&j->child, "/bin/sh", &fa, &attr, sh_argv, envp);
+    else if (strchr(j->argv[0], '/'))
+        rc = posix_spawn(&j->child, j->argv[0], &fa, &attr, j->argv, envp);
+    else if (sh->sock < 0 && !j->envp)
+        rc = posix_spawnp(&j->child, j->argv[0], &fa, &attr, j->argv, envp);
+    else
+        rc = ENOENT; /* the engine found no such command on the step's PATH */
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) {
+        j->child = 0;
+        job_fail(j, exit_code_for_errno(rc), "cannot run '%s': %s", what, strerror(rc));
+        return;
+    }
+    if (j->timeout_ms)
+        j->stop_at = now_ms() + j->timeout_ms;
+    report(sh, j, SHIM_STARTED);
+}
+
+static void job_kill(struct job *j)
+{
+    if (j->killed)
+        return;
+    j->killed = true;
+    kill(-j->child, SIGKILL);
+}
+
+static void job_stop(struct job *j, enum stop_cause cause)
+{
+    if (j->cause != STOP_NONE || j->ended || !j->child)
+        return;
+    j->cause = cause;
+    if (j->reaped) {
+        job_kill(j); /* the leader is gone; what is left of its group goes at once */
+        return;
+    }
+    kill(-j->child, SIGTERM);
+    /* A stopped process would sit on its SIGTERM until the SIGKILL. */
+    kill(-j->child, SIGCONT);
+    j->kill_at = now_ms() + j->grace_ms;
+}
+
+static struct job *job_by_child(struct shim *sh, pid_t pid)
+{
+    for (struct job *j = sh->jobs; j; j = j->next)
+        if (j->child == pid && !j->reaped)
+            return j;
+    return NULL;
+}
+
+static struct job *job_by_id(struct shim *sh, int64_t id)
+{
+    for (struct job *j = sh->jobs; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+/* Reap every child that has exited: steps, and orphans handed to the shim as subreaper. Each
+ * zombie is looked at before it is reaped: when it is a step's and that step is being stopped,
+ * its group is killed while the zombie still holds the group's id, so the SIGKILL cannot reach
+ * a process that reused that id. */
+static void reap_exited(struct shim *sh)
+{
+    for (;;) {
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
+        struct job *j = job_by_child(sh, si.si_pid);
+        if (j && j->cause != STOP_NONE)
+            job_kill(j);
+        int status;
+        struct rusage ru;
+        pid_t p;
+        do
+            p = wait4(si.si_pid, &status, 0, &ru);
+        while (p < 0 && errno == EINTR);
+        if (p < 0)
+            return;
+        if (!j)
+            continue;
+        j->status = status;
+        j->ru = ru;
+        j->reaped = true;
+        clock_gettime(CLOCK_REALTIME, &j->ended_at);
+        if (WIFEXITED(status))
+            j->exit_code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status))
+            j->sig = WTERMSIG(status);
+        j->give_up = now_ms() + REAP_WAIT_MS;
+    }
+}
+
+/* Whether a reaped job has nothing left to wait for. A stopped step leaves nothing behind: the
+ * killed group's members are all the shim's descendants, so they end up as its children
+ * (subreaper) and are reaped before the step's end is reported. */
+static bool job_settled(struct job *j, int64_t now)
+{
+    if (j->ended)
+        return true;
+    if (!j->reaped)
+        return false;
+    if (j->cause != STOP_NONE) {
+        int status;
+        pid_t p;
+        do
+            p = waitpid(-j->child, &status, WNOHANG);
+        while (p > 0 || (p < 0 && errno == EINTR));
+        if (p == 0 && now < j->give_up)
+            return false;
+        if (p == 0)
+            say(j->logfd, "sluice: processes of the stopped step still exist after %d ms",
+                REAP_WAIT_MS);
+    }
+    j->ended = true;
+    return true;
+}
+
+/* Timeouts and escalations due by now; returns the next deadline of the job (0: none). */
+static int64_t job_deadlines(struct job *j, int64_t now)
+{
+    if (j->ended || !j->child)
+        return 0;
+    if (!j->reaped && j->stop_at && now >= j->stop_at)
+        job_stop(j, STOP_TIMEOUT);
+    if (j->cause != STOP_NONE && !j->killed && now >= j->kill_at)
+        job_kill(j);
+    if (j->reaped)
+        return j->cause != STOP_NONE ? j->give_up : 0;
+    if (j->cause == STOP_NONE)
+        return j->stop_at;
+    return j->killed ? 0 : j->kill_at;
+}
+
+/* ---- requests ---- */
+
+static const char *next_field(char **cur, char *end)
+{
+    if (*cur >= end)
+        return NULL;
+    char *s = *cur;
+    char *nul = memchr(s, '\0', (size_t)(end - s));
+    if (!nul)
+        return NULL;
+    *cur = nul + 1;
+    return s;
+}
+
+static bool parse_count(const char *s, size_t max, size_t *out)
+{
+    long long v;
+    if (!s || parse_ms(s, &v) < 0 || (unsigned long long)v > max)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* NULL-terminated array of the next n fields. */
+static char **take_fields(char **cur, char *end, size_t n)
+{
+    char **v = xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        const char *f = next_field(cur, end);
+        if (!f) {
+            free(v);
+            return NULL;
+        }
+        v[i] = (char *)f;
+    }
+    return v;
+}
+
+static struct job *job_new(void)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    j->dirfd = -1;
+    j->logfd = -1;
+    j->grace_ms = GRACE_DEFAULT_MS;
+    return j;
+}
+
+/* A run request; NULL when it is malformed (the engine is of the same binary: a bug). */
+static struct job *parse_run(char *payload, size_t len)
+{
+    struct job *j = job_new();
+    j->payload = payload;
+    char *cur = payload, *end = payload + len;
+    const char *kind = next_field(&cur, end), *id = next_field(&cur, end);
+    const char *timeout = next_field(&cur, end), *grace = next_field(&cur, end);
+    const char *shell = next_field(&cur, end);
+    j->dir = next_field(&cur, end);
+    j->workdir = next_field(&cur, end);
+    size_t argc = 0, envc = 0;
+    long long idv = 0;
+    if (!kind || !id || parse_ms(id, &idv) < 0 || !timeout || parse_ms(timeout, &j->timeout_ms) < 0 ||
+        !grace || parse_ms(grace, &j->grace_ms) < 0 || !shell || !j->dir || !*j->dir ||
+        !j->workdir || !parse_count(next_field(&cur, end), len, &argc) || !argc ||
+        !(j->argv = take_fields(&cur, end, argc)) ||
+        !parse_count(next_field(&cur, end), len, &envc) ||
+        !(j->envp = take_fields(&cur, end, envc))) {
+        job_free(j);
+        return NULL;
+    }
+    j->id = idv;
+    j->shell = !strcmp(shell, "1");
+    if (!*j->workdir)
+        j->workdir = NULL;
+    if (!j->grace_ms)
+        j->grace_ms = GRACE_DEFAULT_MS;
+    return j;
+}
+
+static void handle_frame(struct shim *sh, const char *frame, size_t len)
+{
+    char *payload = xmalloc(len + 1);
+    memcpy(payload, frame, len);
+    payload[len] = '\0';
+    if (!strcmp(payload, "C")) {
+        long long id;
+        struct job *j = len > 2 && parse_ms(payload + 2, &id) == 0 ? job_by_id(sh, id) : NULL;
+        if (j)
+            job_stop(j, STOP_CANCEL);
+        free(payload);
+        return;
+    }
+    if (strcmp(payload, "R")) {
+        free(payload);
+        return;
+    }
+    struct job *j = parse_run(payload, len); /* owns payload, even when it fails */
+    if (!j)
+        return;
+    j->next = sh->jobs;
+    sh->jobs = j;
+    if (job_open_files(j) == 0)
+        job_spawn(sh, j);
+}
+
+/* Read what the engine sent; handle each whole frame. */
+static void read_requests(struct shim *sh)
+{
+    if (sh->in_alloc - sh->in_len < 65536) {
+        sh->in_alloc = sh->in_alloc * 2 + 65536;
+        sh->in = xrealloc(sh->in, sh->in_alloc);
+    }
+    ssize_t n = read(sh->sock, sh->in + sh->in_len, sh->in_alloc - sh->in_len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        /* The engine hung up: what runs goes on, and its results go to exit.json. */
+        close(sh->sock);
+        sh->sock = -1;
+        return;
+    }
+    sh->in_len += (size_t)n;
+    size_t off = 0;
+    while (sh->in_len - off >= 4) {
+        uint32_t flen;
+        memcpy(&flen, sh->in + off, 4);
+        if (flen > SHIM_FRAME_MAX || flen < 2) {
+            close(sh->sock); /* not our engine's protocol */
+            sh->sock = -1;
+            return;
+        }
+        if (sh->in_len - off - 4 < flen)
+            break;
+        handle_frame(sh, sh->in + off + 4, flen);
+        off += 4 + flen;
+    }
+    memmove(sh->in, sh->in + off, sh->in_len - off);
+    sh->in_len -= off;
+}
+
+/* ---- the loop ---- */
+
+static void stop_all(struct shim *sh)
+{
+    for (struct job *j = sh->jobs; j; j = j->next)
+        job_stop(j, STOP_CANCEL);
+}
+
+/* Report and record every job that has ended; returns the earliest deadline of the others. */
+static int64_t settle_jobs(struct shim *sh, int *failures)
+{
+    int64_t now = now_ms(), wake = 0;
+    struct job **pp = &sh->jobs;
+    while (*pp) {
+        struct job *j = *pp;
+        int64_t d = job_deadlines(j, now);
+        if (!job_settled(j, now)) {
+            if (d && (!wake || d < wake))
+                wake = d;
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        report(sh, j, SHIM_EXITED);
+        /* Without a folder (it could not be created) the report alone says what happened. */
+        if (j->dirfd >= 0 && write_exit_file(sh, j) < 0)
+            (*failures)++;
+        job_free(j);
+    }
+    return wake;
+}
+
+static void drain_signals(struct shim *sh)
+{
+    struct signalfd_siginfo si[8];
+    ssize_t n;
+    while ((n = read(sh->sigfd, si, sizeof(si))) > 0)
+        for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
+            if (si[i].ssi_signo == SIGTERM || si[i].ssi_signo == SIGINT)
+                stop_all(sh);
+}
+
+/* Run until the engine has hung up and no job is left. Returns how many exit records could
+ * not be written. */
+static int shim_loop(struct shim *sh)
+{
+    int failures = 0;
+    for (;;) {
+        reap_exited(sh);
+        int64_t wake = settle_jobs(sh, &failures);
+        if (sh->sock < 0 && !sh->jobs)
+            break;
+        struct pollfd pf[2] = {{.fd = sh->sigfd, .events = POLLIN},
+                               {.fd = sh->sock, .events = POLLIN}};
+        int timeout = -1;
+        if (wake) {
+            int64_t left = wake - now_ms();
+            timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+        }
+        if (poll(pf, sh->sock >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents)
+            drain_signals(sh);
+        if (sh->sock >= 0 && pf[1].revents)
+            read_requests(sh);
+    }
+    return failures;
+}
+
+static int shim_init(struct shim *sh)
+{
+    memset(sh, 0, sizeof(*sh));
+    sh->sock = -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sh->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sh->sigfd < 0) {
+        say(STDERR_FILENO, "sluice: cannot create a signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(const char *fdarg)
+{
+    long long fd;
+    if (parse_ms(fdarg, &fd) < 0 || fd < 3 || fd > 1000000 || fcntl((int)fd, F_GETFD) < 0)
+        return usage_error("bad socket fd", fdarg);
+    struct shim sh;
+    if (shim_init(&sh) < 0)
+        return EXIT_SHIM_FAILED;
+    sh.sock = (int)fd;
+    fcntl(sh.sock, F_SETFD, FD_CLOEXEC);
+    syncer_start(&sh.sync);
+    int failures = shim_loop(&sh);
+    syncer_stop(&sh.sync);
+    free(sh.in);
+    close(sh.sigfd);
+    return failures ? EXIT_SHIM_FAILED : 0;
+}
+
+/* ---- one step ---- */
+
+/* Returns 0, or the exit status for a usage error (after saying why). */
+static int parse_args(struct job *j, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--"))
+        return usage_error("missing attempt folder", NULL);
+    j->dir = argv[1];
+    int i = 2;
+    for (; i < argc && strcmp(argv[i], "--"); i++) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "--shell")) {
+            j->shell = true;
+            continue;
+        }
+        bool is_timeout = !strcmp(opt, "--timeout"), is_grace = !strcmp(opt, "--grace");
+        if (!is_timeout && !is_grace && strcmp(opt, "--workdir"))
+            return usage_error("unknown option", opt);
+        if (i + 1 >= argc)
+            return usage_error("missing value for", opt);
+        const char *val = argv[++i];
+        if (is_timeout || is_grace) {
+            if (parse_ms(val, is_timeout ? &j->timeout_ms : &j->grace_ms) < 0)
+                return usage_error("bad milliseconds", val);
+        } else {
+            j->workdir = val;
+        }
+    }
+    if (i >= argc)
+        return usage_error("missing '--' before the command", NULL);
+    j->argv = xcalloc((size_t)(argc - i), sizeof(char *));
+    memcpy(j->argv, argv + i + 1, (size_t)(argc - i - 1) * sizeof(char *));
+    if (!j->argv[0])
+        return usage_error("missing command after '--'", NULL);
+    if (j->shell && j->argv[1])
+        return usage_error("--shell takes one command, got another argument", j->argv[1]);
+    return 0;
+}
+
+static int run_one(int argc, char **argv)
+{
+    struct job *j = job_new();
+    int rc = parse_args(j, argc, argv);
+    if (rc) {
+        job_free(j);
+        return rc;
+    }
+    j->logfd = STDERR_FILENO;
+    j->dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (j->dirfd < 0) {
+        say(STDERR_FILENO, "sluice: cannot open attempt folder '%s': %s", j->dir,
+            strerror(errno));
+        job_free(j);
+        return EXIT_SHIM_FAILED;
+    }
+    struct shim sh;
+    if (shim_init(&sh) < 0) {
+        job_free(j);
+        return EXIT_SHIM_FAILED;
+    }
+    sh.jobs = j;
+    job_spawn(&sh, j);
+    /* settle_jobs frees the job: keep what the exit status needs. */
+    int exit_code = 0, sig = 0;
+    int failures = 0;
+    for (;;) {
+        reap_exited(&sh);
+        if (sh.jobs && (j->ended || j->reaped)) {
+            exit_code = j->exit_code;
+            sig = j->sig;
+        }
+        int64_t wake = settle_jobs(&sh, &failures);
+        if (!sh.jobs)
+            break;
+        struct pollfd pf = {.fd = sh.sigfd, .events = POLLIN};
+        int timeout = -1;
+        if (wake) {
+            int64_t left = wake - now_ms();
+            timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+        }
+        if (poll(&pf, 1, timeout) < 0 && errno != EINTR)
+            break;
+        if (pf.revents)
+            drain_signals(&sh);
+    }
+    close(sh.sigfd);
+    if (failures)
+        return EXIT_SHIM_FAILED;
+    return sig ? 128 + sig : exit_code;
 }
 
 int shim_main(int argc, char **argv)
 {
     shim_setup();
-    struct shim s;
-    memset(&s, 0, sizeof(s));
-    s.grace_ms = GRACE_DEFAULT_MS;
-    s.dirfd = -1;
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             ssize_t w = write(STDOUT_FILENO, usage_text, sizeof(usage_text) - 1);
@@ -450,34 +949,10 @@ int shim_main(int argc, char **argv)
             return 0;
         }
     }
-    int rc = parse_args(&s, argc, argv);
-    if (rc)
-        return rc;
-    s.dirfd = open(s.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (s.dirfd < 0) {
-        say("sluice: cannot open attempt folder '%s': %s", s.dir, strerror(errno));
-        return EXIT_SHIM_FAILED;
+    if (argc >= 2 && !strcmp(argv[1], "--serve")) {
+        if (argc != 3)
+            return usage_error("--serve takes one fd", NULL);
+        return serve(argv[2]);
     }
-
-    int exit_code = 0, sig = 0;
-    if (s.workdir && chdir(s.workdir) < 0) {
-        /* Done here rather than as a spawn file action so that the message names the folder
-         * instead of blaming the command. */
-        say("sluice: cannot change to workdir '%s': %s", s.workdir, strerror(errno));
-        exit_code = EXIT_SHIM_FAILED;
-        clock_gettime(CLOCK_REALTIME, &s.started);
-        s.ended = s.started;
-    } else if ((exit_code = shim_spawn(&s)) == 0) {
-        write_pid_file(&s);
-        supervise(&s);
-        if (WIFEXITED(s.status))
-            exit_code = WEXITSTATUS(s.status);
-        else if (WIFSIGNALED(s.status))
-            sig = WTERMSIG(s.status);
-    }
-    rc = write_exit_file(&s, exit_code, sig);
-    close(s.dirfd);
-    if (rc < 0)
-        return EXIT_SHIM_FAILED;
-    return sig ? 128 + sig : exit_code;
+    return run_one(argc, argv);
 }

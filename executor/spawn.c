@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "executor/shim.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -138,6 +140,25 @@ int spawn_reap(pid_t pid, int *status)
     return p;
 }
 
+/* Either form of the shim: a new session, every signal handler at its default, and TERM, INT
+ * and CHLD blocked from its first instruction, so that a cancel sent between this spawn and the
+ * shim's loop is kept for the loop instead of killing it before it records anything (the shim
+ * gives its steps an empty mask). The caller destroys attr. */
+static void shim_spawnattr(posix_spawnattr_t *attr)
+{
+    posix_spawnattr_init(attr);
+    sigset_t set;
+    sigfillset(&set);
+    posix_spawnattr_setsigdefault(attr, &set);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    posix_spawnattr_setsigmask(attr, &set);
+    posix_spawnattr_setflags(attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
 /* The shim's argv: BIN shim DIR [options] -- ARG..., in an array the caller frees (the strings
  * are borrowed, except the two numbers, which live in the caller's buffers). */
 static char **shim_argv(const struct spawn_req *req, char *timeout, char *grace)
@@ -203,20 +224,7 @@ int spawn_shim(const struct spawn_req *req, struct spawn_proc *out, struct err *
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t set;
-    sigfillset(&set);
-    posix_spawnattr_setsigdefault(&attr, &set);
-    /* The shim's signals arrive blocked: a cancel sent between this spawn and the shim's first
-     * instruction is then kept for its loop instead of killing it before it records anything.
-     * The shim gives the step an empty mask. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    posix_spawnattr_setsigmask(&attr, &set);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    shim_spawnattr(&attr);
 
     pid_t pid;
     int rc = posix_spawn(&pid, req->sluice_bin, &fa, &attr, argv,
@@ -327,30 +335,111 @@ out:
     return rc;
 }
 
-int shim_read_pid(const char *dir, struct shim_pid *out, struct err *e)
+int shim_serve_start(const char *sluice_bin, struct spawn_proc *out, int *sock, struct err *e)
 {
-    struct strbuf sb = STRBUF_INIT;
-    int rc = read_shim_file(dir, "pid", &sb, e);
-    if (rc)
-        goto out;
-    /* The shim writes the line with one write(); until its newline is there, it is not
-     * complete. */
-    if (!sb.len || sb.buf[sb.len - 1] != '\n') {
-        rc = 1;
-        goto out;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return err_set(e, "cannot create a socket for the shim: %s", strerror(errno));
+    /* Above 3, so that the dup2 to 3 below always happens and clears close-on-exec. */
+    int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    close(sv[1]);
+    if (theirs < 0) {
+        close(sv[0]);
+        return err_set(e, "cannot create a socket for the shim: %s", strerror(errno));
     }
-    long shim, child;
-    unsigned long long start;
-    int used = 0;
-    if (sscanf(sb.buf, "%ld %llu %ld\n%n", &shim, &start, &child, &used) != 3 ||
-        (size_t)used != sb.len || shim <= 0 || child <= 0 || shim > INT_MAX || child > INT_MAX) {
-        rc = err_set(e, "malformed '%s/pid'", dir);
-        goto out;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_adddup2(&fa, theirs, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_t attr;
+    shim_spawnattr(&attr);
+    char *argv[] = {(char *)sluice_bin, "shim", "--serve", "3", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, sluice_bin, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(theirs);
+    if (rc) {
+        close(sv[0]);
+        return err_set(e, "cannot start the shim '%s': %s", sluice_bin, strerror(rc));
     }
-    out->shim = (pid_t)shim;
-    out->start_time = start;
-    out->child = (pid_t)child;
-out:
-    strbuf_release(&sb);
-    return rc;
+    out->pid = pid;
+    out->pidfd = -1;
+    if (proc_start_time(pid, &out->start_time) < 0) {
+        err_set(e, "cannot read the start time of process '%ld': %s", (long)pid,
+                strerror(errno));
+        close(sv[0]);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    *sock = sv[0];
+    return 0;
+}
+
+static void add_field(struct strbuf *sb, const char *s)
+{
+    strbuf_add(sb, s, strlen(s) + 1);
+}
+
+static void add_number(struct strbuf *sb, unsigned long long v)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%llu", v);
+    add_field(sb, num);
+}
+
+/* Frame what add_* appended after offset start: its length goes in the 4 bytes there. */
+static void frame_end(struct strbuf *sb, size_t start)
+{
+    size_t len = sb->len - start - 4;
+    if (len > SHIM_FRAME_MAX)
+        BUG("a shim request of %zu bytes", len);
+    uint32_t n = (uint32_t)len;
+    memcpy(sb->buf + start, &n, 4);
+}
+
+void shim_encode_run(struct strbuf *sb, int64_t id, const struct spawn_req *req)
+{
+    if (!req->argv == !req->shell)
+        BUG("shim_encode_run needs exactly one of argv and shell");
+    size_t start = sb->len;
+    strbuf_add(sb, "\0\0\0\0", 4);
+    add_field(sb, "R");
+    add_number(sb, (unsigned long long)id);
+    add_number(sb, req->timeout_ms);
+    add_number(sb, req->grace_ms);
+    add_field(sb, req->shell ? "1" : "0");
+    add_field(sb, req->dir);
+    add_field(sb, req->workdir ? req->workdir : "");
+    size_t argc = 0;
+    if (req->argv)
+        while (req->argv[argc])
+            argc++;
+    add_number(sb, req->shell ? 1 : argc);
+    if (req->shell)
+        add_field(sb, req->shell);
+    for (size_t i = 0; i < argc; i++)
+        add_field(sb, req->argv[i]);
+    char *const *envp = req->envp ? req->envp : environ;
+    size_t envc = 0;
+    while (envp[envc])
+        envc++;
+    add_number(sb, envc);
+    for (size_t i = 0; i < envc; i++)
+        add_field(sb, envp[i]);
+    frame_end(sb, start);
+}
+
+void shim_encode_cancel(struct strbuf *sb, int64_t id)
+{
+    size_t start = sb->len;
+    strbuf_add(sb, "\0\0\0\0", 4);
+    add_field(sb, "C");
+    add_number(sb, (unsigned long long)id);
+    frame_end(sb, start);
 }

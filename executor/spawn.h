@@ -1,14 +1,17 @@
-/* The local executor's cheap spawn path, on the engine's side: start `sluice shim` for an
- * attempt without forking the engine (posix_spawn, so the cost does not grow with the engine's
- * memory), and recognise processes by pid plus start time so that a restarted engine can tell
- * a live attempt from a reused pid. No libuv here: the engine watches the returned pidfd. */
+/* The local executor's spawn path, on the engine's side: start the engine's `sluice shim
+ * --serve` without forking the engine (posix_spawn, so the cost does not grow with the engine's
+ * memory) and encode its requests; or start a one-step shim (`sluice shim DIR -- ARGV`, for
+ * tests and by hand); read exit.json; and recognise processes by pid plus start time so that a
+ * restarted engine can tell a live shim from a reused pid. No libuv here. */
 #ifndef SLUICE_SPAWN_H
 #define SLUICE_SPAWN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/err.h"
+#include "util/strbuf.h"
 
 struct spawn_req {
     const char *sluice_bin;   /* the sluice binary (the engine's /proc/self/exe, resolved) */
@@ -28,7 +31,7 @@ struct spawn_proc {
                 * pidfd_open (before 5.3): then watch SIGCHLD and call spawn_reap() */
 };
 
-/* Start `SLUICE_BIN shim DIR … -- ARGV` in a new session, stdin from /dev/null, stdout and
+/* Start a one-step shim, `SLUICE_BIN shim DIR … -- ARGV`, in a new session, stdin from /dev/null, stdout and
  * stderr appended to DIR/log, no other fd, default signal handlers. Returns 0 and fills out
  * (the caller closes out->pidfd and reaps the shim with spawn_reap()), or -1 with e filled and
  * nothing left running. */
@@ -57,7 +60,7 @@ int proc_pidfd(pid_t pid, unsigned long long start);
  * process is gone, a zombie, or another process now). */
 int proc_signal_group(pid_t pid, unsigned long long start, int sig);
 
-/* DIR/exit.json, as written by the shim (see shim.h). */
+/* DIR/exit.json, as written by the shim (see shim.h), or the shim's report of it. */
 struct shim_exit {
     int exit;            /* exit status when the step exited, else 0 */
     int signal;          /* the signal that killed the step, else 0 */
@@ -67,21 +70,24 @@ struct shim_exit {
     char ended_at[32];
     bool timed_out; /* stopped because its timeout expired */
     bool cancelled; /* stopped because the shim got SIGTERM or SIGINT */
+    char msg[256];  /* from a report only: why the step could not start ("" when it did) */
 };
 
 /* Read DIR/exit.json. Returns 0, 1 when there is none (the attempt has not ended, or its shim
  * died before writing it), or -1 with e filled when it cannot be read or is malformed. */
 int shim_read_exit(const char *dir, struct shim_exit *out, struct err *e);
 
-/* DIR/pid, as written by the shim once the step's process exists. */
-struct shim_pid {
-    pid_t shim;                    /* the shim's pid */
-    unsigned long long start_time; /* the shim's start time, for proc_alive() */
-    pid_t child;                   /* the step's pid, also its process group's id */
-};
+/* Start `SLUICE_BIN shim --serve 3` in a new session, with *sock (O_CLOEXEC, the caller's) as
+ * the other end of its fd 3, stdin/stdout/stderr on /dev/null, signals TERM, INT and CHLD
+ * blocked. Returns 0 and fills out, with no pidfd (out->pidfd is -1: the socket's hang-up says
+ * the shim is gone; the caller reaps it with spawn_reap()), or -1 with e set and nothing left
+ * running. */
+int shim_serve_start(const char *sluice_bin, struct spawn_proc *out, int *sock, struct err *e);
 
-/* Read DIR/pid. Returns 0, 1 when there is none yet (or it is not complete yet), or -1 with e
- * filled when it cannot be read or is malformed. */
-int shim_read_pid(const char *dir, struct shim_pid *out, struct err *e);
+/* Append a run request for attempt id (see shim.h's protocol) to sb; req->sluice_bin is not
+ * used. argv[0] must hold a '/' (the shim does no PATH search for the engine). */
+void shim_encode_run(struct strbuf *sb, int64_t id, const struct spawn_req *req);
+/* Append a cancel request for attempt id to sb. */
+void shim_encode_cancel(struct strbuf *sb, int64_t id);
 
 #endif

@@ -68,6 +68,7 @@ void run_free(struct run_ctx *run)
         free(s->cache_info);
         free(s->note);
         argv_free(s->shell_env);
+        strbuf_release(&s->request);
     }
     free(run->steps);
     if (run->plan_inited)
@@ -120,12 +121,31 @@ static int reuse_parent(struct run_ctx *run, struct err *e)
     return 0;
 }
 
-static void on_recover_timer(uv_timer_t *t)
+static bool attempt_file_exists(const struct step_rt *s, const char *name)
 {
-    struct step_rt *s = t->data;
-    recover_attempt(s->run, s);
-    run_pump(s->run);
-    run_check_end(s->run);
+    char *p = xasprintf("%s/%s", s->attempt_dir, name);
+    bool yes = access(p, F_OK) == 0;
+    free(p);
+    return yes;
+}
+
+void step_adopted_ended(struct run_ctx *run, struct step_rt *s)
+{
+    struct err e = ERR_INIT;
+    if (!attempt_file_exists(s, "exit.json") && !attempt_file_exists(s, "log")) {
+        /* The shim never got to it (its log is the first thing it creates): the command
+         * provably did not run, so this is no try. */
+        bool ch;
+        store_attempt_finish(run->eng->st, s->attempt_id, "lost", -1, 0, 0, 0, store_now_ms(),
+                             &ch, &e);
+        s->attempts--;
+        step_release_slots(run, s);
+        plan_set(&run->plan, s->index, STEP_PENDING);
+        store_step_set_status(run->eng->st, s->row_id, STEP_RUNNING, STEP_PENDING,
+                              "re-dispatched: its process never started", &ch, &e);
+        return;
+    }
+    step_attempt_ended(run, s, NULL);
 }
 
 /* Read back what became of an attempt that was running when its engine went away. */
@@ -164,7 +184,8 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     s->started_ms = a->started_at;
     pid_t pid = (pid_t)a->pid;
     unsigned long long start = a->pid_start;
-    int64_t started = a->started_at;
+    s->step_pid = (pid_t)a->step_pid;
+    s->step_pid_start = a->step_pid_start;
     attempt_rows_free(rows, n);
     s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
     if (!s->holds_slots) {
@@ -172,50 +193,19 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
         s->holds_slots = true;
     }
 
-    char *exitp = xasprintf("%s/exit.json", s->attempt_dir);
-    bool has_exit = access(exitp, F_OK) == 0;
-    free(exitp);
-    if (!has_exit && !pid) {
-        struct shim_pid sp;
-        if (shim_read_pid(s->attempt_dir, &sp, &e) == 0) {
-            pid = sp.shim;
-            start = sp.start_time;
-            store_attempt_set_pid(run->eng->st, s->attempt_id, pid, start, NULL, &e);
-        }
-    }
-    if (!has_exit && pid) {
+    if (pid && !attempt_file_exists(s, "exit.json")) {
+        /* Its shim is alive: it writes exit.json before it exits. */
         int fd = proc_pidfd(pid, start);
         if (fd >= 0) {
             s->pid = pid;
             s->pid_start = start;
             s->pidfd = fd;
-            s->own_child = false;
             if (step_watch(run, s, &e) < 0)
                 run_fail(run, &e);
             return;
         }
     }
-    if (!has_exit && !pid && store_now_ms() - started < LOST_GRACE_MS) {
-        /* Spawned a moment before the old engine died, perhaps: give the shim time to write
-         * its pid file before calling the attempt lost. */
-        step_ensure_timer(run, s);
-        uv_timer_start(&s->timer, on_recover_timer,
-                       (uint64_t)(LOST_GRACE_MS - (store_now_ms() - started)), 0);
-        return;
-    }
-    if (!has_exit && !pid) {
-        /* The shim never started: the command provably did not run, so this is no try. */
-        bool ch;
-        store_attempt_finish(run->eng->st, s->attempt_id, "lost", -1, 0, 0, 0, store_now_ms(),
-                             &ch, &e);
-        s->attempts--;
-        step_release_slots(run, s);
-        plan_set(&run->plan, s->index, STEP_PENDING);
-        store_step_set_status(run->eng->st, s->row_id, STEP_RUNNING, STEP_PENDING,
-                              "re-dispatched: its process never started", &ch, &e);
-        return;
-    }
-    step_attempt_ended(run, s);
+    step_adopted_ended(run, s);
 }
 
 int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts *opts,
@@ -288,6 +278,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         s->index = i;
         s->spec = &run->pipe->steps[i];
         s->pidfd = -1;
+        strbuf_init(&s->request);
         s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
         struct step_row *r = NULL;
         for (size_t k = 0; k < nrows; k++)

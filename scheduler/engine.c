@@ -27,9 +27,9 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
 
 /* Test hook: SLUICE_CRASH_AT="POINT:STEP" kills this engine with SIGKILL at that point of that
  * step's attempt, so the crash-recovery tests can stop it exactly where a crash would. Points:
- * recorded (attempt row written, nothing spawned), spawned (shim started, pid not recorded),
- * exited (process ended, result not yet read). */
-static void crash_point(const char *point, const char *step)
+ * recorded (attempt committed, nothing sent to the shim), spawned (the run request sent),
+ * exited (the shim reported the end, nothing recorded yet). */
+void engine_crash_point(const char *point, const char *step)
 {
     const char *at = getenv("SLUICE_CRASH_AT");
     if (!at)
@@ -161,19 +161,17 @@ void step_on_poll_closed(uv_handle_t *h)
 {
     struct step_rt *s = h->data;
     struct run_ctx *run = s->run;
-    crash_point("exited", s->spec->name);
+    engine_crash_point("exited", s->spec->name);
     s->polling = false;
+    if (s->timer_inited)
+        uv_timer_stop(&s->timer); /* a pending SIGKILL of a cancel */
     if (s->pidfd >= 0)
         close(s->pidfd);
     s->pidfd = -1;
-    if (s->own_child) {
-        int status;
-        spawn_reap(s->pid, &status);
-    }
     run->closing--;
     if (run->eng->stopping)
         return; /* left to the shim and the next engine */
-    step_attempt_ended(run, s);
+    step_adopted_ended(run, s);
     run_pump(run);
     run_check_end(run);
 }
@@ -200,6 +198,27 @@ int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e)
         return err_set(e, "cannot watch process %d: %s", (int)s->pid, uv_strerror(rc));
     }
     return 0;
+}
+
+static void on_adopted_kill(uv_timer_t *t)
+{
+    struct step_rt *s = t->data;
+    if (s->polling && proc_alive(s->step_pid, s->step_pid_start))
+        kill(-s->step_pid, SIGKILL);
+}
+
+void step_stop_adopted(struct run_ctx *run, struct step_rt *s)
+{
+    /* Without the step's pid (its engine died before recording it) there is nothing safe to
+     * signal: the shim serves other steps too. The step then ends by itself or by its timeout,
+     * and the run ends cancelled after it. */
+    if (s->step_pid <= 0 || !proc_alive(s->step_pid, s->step_pid_start))
+        return;
+    kill(-s->step_pid, SIGTERM);
+    kill(-s->step_pid, SIGCONT); /* a stopped process would sit on its SIGTERM */
+    step_ensure_timer(run, s);
+    int64_t grace = run->opts.kill_grace_ms > 0 ? run->opts.kill_grace_ms : 10000;
+    uv_timer_start(&s->timer, on_adopted_kill, (uint64_t)grace, 0);
 }
 
 void step_on_retry_timer(uv_timer_t *t)
@@ -252,17 +271,25 @@ static void attempt_failed(struct run_ctx *run, struct step_rt *s, const char *w
         run_cancel(run, "--fail-fast: a step failed");
 }
 
-void step_attempt_ended(struct run_ctx *run, struct step_rt *s)
+void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shim_exit *report)
 {
     struct err e = ERR_INIT;
     struct shim_exit x;
     step_release_slots(run, s);
-    bool have_exit = shim_read_exit(s->attempt_dir, &x, &e) == 0;
+    bool have_exit = true;
+    if (report)
+        x = *report;
+    else
+        have_exit = shim_read_exit(s->attempt_dir, &x, &e) == 0;
     int exit_code = have_exit ? x.exit : -1;
     const char *astatus;
     char *why = NULL;
     bool lost = false, retryable = true, ok = false;
-    if (!have_exit) {
+    if (have_exit && x.msg[0]) {
+        /* The shim could not even create the attempt's folder or log. */
+        astatus = "failed";
+        why = xasprintf("cannot start step: %s", x.msg);
+    } else if (!have_exit) {
         astatus = "lost";
         lost = true;
         why = xasprintf("attempt %d was lost: its process ended without an exit record",
@@ -329,7 +356,8 @@ static char *attempt_dir(struct run_ctx *run, const struct step *sp, int n)
     return xasprintf("%s/runs/%lld/%s/%d", run->eng->home, (long long)run->id, sp->name, n);
 }
 
-/* Record a new attempt, then spawn its shim. message goes on the step (a cache miss's why). */
+/* Record a new attempt and queue its run request for the shim, which gets it once the record
+ * has committed (engine_flush). message goes on the step (a cache miss's why). */
 static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *message)
 {
     struct err e = ERR_INIT;
@@ -337,7 +365,6 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     const struct step *sp = s->spec;
     int n = s->attempt_n + 1;
     char *dir = attempt_dir(run, sp, n);
-    char *out = xasprintf("%s/out", dir);
     char **argv = NULL, **envp = NULL;
     bool shell = false;
     const char *failure = NULL;
@@ -346,8 +373,8 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     free(s->attempt_dir);
     s->attempt_dir = dir;
     s->attempt_n = n;
-    if (fs_mkdir_p(out, 0755, &e) < 0 || !(argv = step_command(run, s, &shell, &e)) ||
-        !(envp = step_environ(run, s, dir, &e))) {
+    if (!(argv = step_command(run, s, &shell, &e)) || !(envp = step_environ(run, s, dir, &e)) ||
+        dispatch_ensure(run->eng, &e) < 0) {
         failure = e.msg;
     }
     if (!failure && !shell)
@@ -361,8 +388,12 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
         goto out;
     }
     s->attempts++;
+    /* The attempt's pid is the shim's: a restarted engine waits for it to exit, then reads
+     * the attempt's exit.json. */
     if (store_begin(st, &e) < 0 ||
         store_attempt_insert(st, s->row_id, n, dir, 0, &s->attempt_id, &e) < 0 ||
+        store_attempt_set_pid(st, s->attempt_id, run->eng->shim.pid, run->eng->shim.start, NULL,
+                              &e) < 0 ||
         store_step_set_retry(st, s->row_id, s->attempts, 0, &e) < 0 ||
         step_record_inputs(run, s, &e) < 0 || store_commit(st, &e) < 0) {
         store_rollback(st);
@@ -371,13 +402,11 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     }
     if (!run_set_step(run, s, STEP_RUNNING, message))
         goto out;
-    crash_point("recorded", sp->name);
     s->cpus = sp->cpus > 0 ? sp->cpus : 1;
     run->slots_used += s->cpus;
     s->holds_slots = true;
-
+    s->cancel_sent = false;
     struct spawn_req req = {
-        .sluice_bin = run->eng->self_exe,
         .dir = dir,
         .workdir = sp->workdir ? sp->workdir : run->pipe->dir,
         .argv = shell ? NULL : argv,
@@ -386,30 +415,8 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
         .timeout_ms = (unsigned long)sp->timeout_ms,
         .grace_ms = (unsigned long)run->opts.kill_grace_ms,
     };
-    struct spawn_proc proc;
-    if (spawn_shim(&req, &proc, &e) < 0) {
-        msg = xasprintf("cannot start step: %s", e.msg);
-        bool ch;
-        store_attempt_finish(st, s->attempt_id, "failed", -1, 0, 0, 0, store_now_ms(), &ch, &e);
-        step_release_slots(run, s);
-        attempt_failed(run, s, msg, false, false);
-        goto out;
-    }
-    s->pid = proc.pid;
-    s->pid_start = proc.start_time;
-    s->pidfd = proc.pidfd;
-    s->own_child = true;
-    s->cancel_sent = false;
-    crash_point("spawned", sp->name);
-    if (store_attempt_set_pid(st, s->attempt_id, proc.pid, proc.start_time, NULL, &e) < 0) {
-        run_fail(run, &e);
-        /* still watch it: its result must be read */
-    }
-    struct err we = ERR_INIT;
-    if (step_watch(run, s, &we) < 0)
-        run_fail(run, &we);
+    dispatch_run(run, s, &req);
 out:
-    free(out);
     free(msg);
     argv_free(argv);
     argv_free(envp);
@@ -561,9 +568,12 @@ void run_cancel(struct run_ctx *run, const char *why)
             if (s->timer_inited)
                 uv_timer_stop(&s->timer);
             run_set_step(run, s, STEP_CANCELLED, why);
+        } else if (st == STEP_RUNNING && s->dispatched && !s->cancel_sent) {
+            s->cancel_sent = true;
+            dispatch_cancel(run, s);
         } else if (st == STEP_RUNNING && s->polling && !s->cancel_sent) {
             s->cancel_sent = true;
-            proc_signal_group(s->pid, s->pid_start, SIGTERM);
+            step_stop_adopted(run, s);
         }
     }
     run_check_end(run);
@@ -598,7 +608,7 @@ void run_close_handles(struct run_ctx *run)
 static bool any_process(const struct run_ctx *run)
 {
     for (size_t i = 0; i < run->nsteps; i++)
-        if (run->steps[i].polling)
+        if (run->steps[i].polling || run->steps[i].dispatched)
             return true;
     return false;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "executor/spawn.h"
 #include "pipeline/graph.h"
 #include "pipeline/spec.h"
 #include "scheduler/engine.h"
@@ -15,7 +16,6 @@
 #define LEASE_MS 10000          /* a run's lease lasts this long without a heartbeat */
 #define RENEW_EVERY_MS 3000     /* heartbeat */
 #define RETRY_DELAY_CAP_MS (10 * 60 * 1000)
-#define LOST_GRACE_MS 5000      /* an attempt without pid gets this long to show its shim */
 
 struct run_ctx;
 struct model_row;
@@ -36,12 +36,16 @@ struct step_rt {
     int64_t attempt_id;      /* current attempt, 0 when none */
     int attempt_n;
     char *attempt_dir;       /* HOME/runs/RUN/STEP/N */
-    pid_t pid;               /* the shim */
+    pid_t pid;               /* an adopted attempt's shim (another engine's) */
     unsigned long long pid_start;
     int pidfd;               /* -1 when none */
-    bool own_child;          /* spawned by this process: reap it */
-    uv_poll_t poll;
+    uv_poll_t poll;          /* an adopted attempt: readable when its shim has exited */
     bool polling;
+    bool dispatched;         /* our shim runs the current attempt: its end is reported */
+    pid_t step_pid;          /* the attempt's process (its session's id), 0 until known */
+    unsigned long long step_pid_start;
+    bool step_pid_saved;     /* in the store: an engine that adopts the attempt can stop it */
+    struct strbuf request;   /* the run request, until it is sent */
     uv_timer_t timer;        /* retry delay, approval timeout */
     bool timer_inited;
     int64_t started_ms;
@@ -88,8 +92,28 @@ struct path_entry {
     struct path_entry *next;
 };
 
+/* A request for the shim, sent once the iteration's transaction has committed. */
+struct queued {
+    struct step_rt *s;
+    bool cancel;
+};
+
+/* The engine's shim (scheduler/dispatch.c). */
+struct shim_conn {
+    uv_pipe_t pipe;
+    bool open;               /* pipe initialised, reading, not closed */
+    bool closing;
+    pid_t pid;
+    unsigned long long start;
+    struct strbuf in;        /* report bytes read, not yet a whole report */
+};
+
 struct engine {
     uv_loop_t loop;
+    struct shim_conn shim;
+    uv_prepare_t flush;      /* commits the iteration's writes, then sends queued requests */
+    struct queued *queue;
+    size_t nqueue, queue_alloc;
     struct path_entry *paths;
     struct store *st;
     char *home;
@@ -135,9 +159,32 @@ int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e);
 void step_on_poll_closed(uv_handle_t *h);
 void step_on_retry_timer(uv_timer_t *t);
 /* Read the attempt's exit record and settle it: success, retry or failure. */
-void step_attempt_ended(struct run_ctx *run, struct step_rt *s);
+void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shim_exit *report);
+/* Stop an attempt another engine started (its shim is not ours to ask): SIGTERM to the step's
+ * session, SIGKILL after the grace period. */
+void step_stop_adopted(struct run_ctx *run, struct step_rt *s);
+/* Test hook (SLUICE_CRASH_AT), see engine.c. */
+void engine_crash_point(const char *point, const char *step);
 /* Settle s as cached with an earlier attempt's outputs and metrics. */
 bool step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why);
+
+/* ---- dispatch.c: the shim ---- */
+
+/* Start the engine's shim unless it runs. 0, or -1 with e set. */
+int dispatch_ensure(struct engine *eng, struct err *e);
+/* Queue the run request of s's recorded attempt (s->attempt_id); s is dispatched from now. */
+void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req *req);
+/* Record the pids of running steps that the shim reported since the last call. */
+void dispatch_save_pids(struct run_ctx *run);
+/* Queue a cancel of s's dispatched attempt. */
+void dispatch_cancel(struct run_ctx *run, struct step_rt *s);
+/* Commit the iteration's writes, then send what is queued. */
+void engine_flush(struct engine *eng);
+/* The flush handle and the store's batch mode, for engine_loop. */
+void dispatch_init(struct engine *eng);
+/* Hang up on the shim (it goes on with what runs); dispatch_release frees what is left. */
+void dispatch_close(struct engine *eng);
+void dispatch_release(struct engine *eng);
 
 /* ---- approval.c ---- */
 
@@ -147,6 +194,10 @@ void step_follow_decision(struct run_ctx *run, struct step_rt *s, enum step_stat
 void step_on_approval_timeout(uv_timer_t *t);
 
 /* ---- adopt.c ---- */
+
+/* An adopted attempt's shim has gone: settle it from its exit.json, as lost, or (when the shim
+ * never created its log) as never started, which re-dispatches it without using a retry. */
+void step_adopted_ended(struct run_ctx *run, struct step_rt *s);
 
 void run_free(struct run_ctx *run);
 

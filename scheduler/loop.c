@@ -25,6 +25,7 @@ static void tick_run(struct run_ctx *run, int64_t now)
     struct store *st = run->eng->st;
     if (run->ended)
         return;
+    dispatch_save_pids(run);
     static const int64_t every = RENEW_EVERY_MS;
     if (now - run->row.lease_expires + LEASE_MS >= every) {
         bool kept = true;
@@ -147,6 +148,7 @@ void engine_free(struct engine *eng)
         r = next;
     }
     uv_loop_close(&eng->loop);
+    dispatch_release(eng);
     path_cache_free(eng);
     free(eng->home);
     free(eng->self_exe);
@@ -194,7 +196,9 @@ static void on_check(uv_timer_t *t)
     uv_close((uv_handle_t *)&eng->tick, on_engine_handle_closed);
     uv_close((uv_handle_t *)&eng->sigint, on_engine_handle_closed);
     uv_close((uv_handle_t *)&eng->sigterm, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&eng->flush, on_engine_handle_closed);
     uv_close((uv_handle_t *)t, on_engine_handle_closed);
+    dispatch_close(eng);
 }
 
 int engine_loop(struct engine *eng, struct err *e)
@@ -207,6 +211,7 @@ int engine_loop(struct engine *eng, struct err *e)
     eng->sigterm.data = eng;
     uv_signal_start(&eng->sigint, on_signal, SIGINT);
     uv_signal_start(&eng->sigterm, on_signal, SIGTERM);
+    dispatch_init(eng);
     eng->handles_open = true;
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         run_pump(r);
@@ -218,6 +223,8 @@ int engine_loop(struct engine *eng, struct err *e)
     eng->check.data = eng;
     uv_timer_start(&eng->check, on_check, 0, 20);
     uv_run(&eng->loop, UV_RUN_DEFAULT);
+    engine_flush(eng);
+    store_batch_set(eng->st, false);
     if (eng->failed) {
         *e = eng->error;
         return -1;

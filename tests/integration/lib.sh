@@ -70,6 +70,17 @@ expect_exit() {
 # test_cmp EXPECTED ACTUAL — files must be equal; shows a diff otherwise.
 test_cmp() { diff -u "$1" "$2"; }
 
+# wait_for FILE [SECONDS]: until FILE exists and is not empty (5 s by default)
+wait_for() {
+    local i
+    for i in $(seq $((${2:-5} * 10))); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "no $1 after ${2:-5} s"
+    return 1
+}
+
 # done_testing — call last.
 done_testing() {
     echo "# $test_count tests, $test_failed failed"

@@ -16,16 +16,6 @@ statuses() {
 times() { if [ -e "count/$1" ]; then wc -l <"count/$1" | tr -d " "; else echo 0; fi; }
 # Background runs call "$SLUICE" itself: $! must be the engine's pid, not a subshell's (which
 # would also get SIGINT ignored, as every asynchronous command of a non-interactive shell does).
-# wait_for FILE: until it exists (5 s at most)
-wait_for() {
-    local i
-    for i in $(seq 50); do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "no $1 after 5 s"
-    return 1
-}
 # gone PID: neither the process nor anything in its process group is left
 gone() { ! kill -0 "$1" 2>/dev/null && ! pgrep -g "$1" >/dev/null; }
 

@@ -658,8 +658,8 @@ static int raw_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* A database written by a sluice of schema 1 (deployments without run_id) is brought up to
- * date and keeps its rows. */
+/* A database written by a sluice of schema 1 (deployments without run_id, attempts without
+ * step_pid) is brought up to date and keeps its rows. */
 static void test_migration_from_schema_1(void **state)
 {
     struct fx *f = *state;
@@ -674,14 +674,19 @@ static void test_migration_from_schema_1(void **state)
     snprintf(path, sizeof(path), "%s/sluice.db", f->home);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     raw_exec(db, "DROP INDEX models_run_step; CREATE INDEX models_run ON models (run_id);"
-                 "ALTER TABLE deployments DROP COLUMN run_id; PRAGMA user_version = 1");
+                 "ALTER TABLE deployments DROP COLUMN run_id;"
+                 "ALTER TABLE attempts DROP COLUMN step_pid;"
+                 "ALTER TABLE attempts DROP COLUMN step_pid_start; PRAGMA user_version = 1");
     sqlite3_close(db);
 
     struct err e = ERR_INIT;
     f->st = store_open(f->home, &e);
     assert_non_null(f->st);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_true(raw_int(db, "PRAGMA user_version") >= 2);
+    assert_true(raw_int(db, "PRAGMA user_version") >= 3);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('attempts')"
+                                 " WHERE name IN ('step_pid', 'step_pid_start')"),
+                     2);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('deployments')"
                                  " WHERE name = 'run_id'"),
                      1);

@@ -1,0 +1,293 @@
+/* The engine's side of the shim (executor/shim.h): one `sluice shim --serve` per engine, started
+ * at the first step, fed run and cancel requests over a socket, and read for its reports. The
+ * writes of one loop iteration are one SQLite transaction (the store's batch mode); a request
+ * goes out only after the transaction that recorded its attempt has committed (engine_flush,
+ * called before the loop blocks), so an attempt is always recorded before it can run. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "executor/shim.h"
+#include "executor/spawn.h"
+#include "scheduler/engine_int.h"
+#include "util/xalloc.h"
+
+static void on_shim_closed(uv_handle_t *h)
+{
+    struct engine *eng = h->data;
+    eng->shim.closing = false;
+    /* Usually gone by now (it hung up); if not, it goes on with its steps on its own, and its
+     * zombie is left to init when this process exits. */
+    if (eng->shim.pid > 0) {
+        int status;
+        spawn_reap(eng->shim.pid, &status);
+    }
+    eng->shim.pid = 0;
+}
+
+void dispatch_close(struct engine *eng)
+{
+    if (!eng->shim.open)
+        return;
+    eng->shim.open = false;
+    eng->shim.closing = true;
+    uv_close((uv_handle_t *)&eng->shim.pipe, on_shim_closed);
+}
+
+static struct step_rt *step_by_attempt(struct engine *eng, int64_t id)
+{
+    for (struct run_ctx *r = eng->runs; r; r = r->next)
+        for (size_t i = 0; i < r->nsteps; i++)
+            if (r->steps[i].dispatched && r->steps[i].attempt_id == id)
+                return &r->steps[i];
+    return NULL;
+}
+
+static void on_report(struct engine *eng, const struct shim_report *rep)
+{
+    struct step_rt *s = step_by_attempt(eng, rep->id);
+    if (!s || eng->stopping)
+        return;
+    struct run_ctx *run = s->run;
+    if (rep->type == SHIM_STARTED) {
+        /* Recorded by the next tick (dispatch_save_pids), not now: most steps are over by
+         * then and need no record of it, and a transaction per start would cost more than a
+         * short step. */
+        s->step_pid = rep->pid;
+        s->step_pid_start = rep->pid_start;
+        s->step_pid_saved = false;
+        return;
+    }
+    if (rep->type != SHIM_EXITED)
+        return;
+    engine_crash_point("exited", s->spec->name);
+    s->dispatched = false;
+    struct shim_exit x;
+    memset(&x, 0, sizeof(x));
+    x.exit = rep->exit;
+    x.signal = rep->signal;
+    x.cpu_s = rep->cpu_s;
+    x.max_rss_kb = (long)rep->max_rss_kb;
+    x.timed_out = rep->timed_out;
+    x.cancelled = rep->cancelled;
+    memcpy(x.msg, rep->msg, sizeof(x.msg));
+    x.msg[sizeof(x.msg) - 1] = '\0';
+    step_attempt_ended(run, s, &x);
+    run_pump(run);
+    run_check_end(run);
+}
+
+/* The shim hung up or died with steps of ours in flight: what it finished is in exit.json, the
+ * rest is lost (and retried per policy). A step whose shim is gone must not go on running
+ * beside its retry: its session is killed first. */
+static void shim_lost(struct engine *eng)
+{
+    dispatch_close(eng);
+    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+        for (size_t i = 0; i < r->nsteps; i++) {
+            struct step_rt *s = &r->steps[i];
+            if (!s->dispatched)
+                continue;
+            s->dispatched = false;
+            if (s->step_pid > 0 && proc_alive(s->step_pid, s->step_pid_start))
+                kill(-s->step_pid, SIGKILL);
+            if (!eng->stopping)
+                step_attempt_ended(r, s, NULL);
+        }
+    }
+    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+        run_pump(r);
+        run_check_end(r);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct engine *eng = h->data;
+    (void)suggested;
+    strbuf_grow(&eng->shim.in, 16384);
+    buf->base = eng->shim.in.buf + eng->shim.in.len;
+    buf->len = eng->shim.in.alloc - eng->shim.in.len - 1;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+    struct engine *eng = stream->data;
+    (void)buf;
+    if (n < 0) {
+        shim_lost(eng);
+        return;
+    }
+    struct strbuf *in = &eng->shim.in;
+    in->len += (size_t)n;
+    size_t off = 0;
+    while (in->len - off >= sizeof(struct shim_report)) {
+        struct shim_report rep;
+        memcpy(&rep, in->buf + off, sizeof(rep));
+        off += sizeof(rep);
+        on_report(eng, &rep);
+        if (!eng->shim.open)
+            return; /* lost while handling it */
+    }
+    memmove(in->buf, in->buf + off, in->len - off);
+    in->len -= off;
+    in->buf[in->len] = '\0';
+}
+
+int dispatch_ensure(struct engine *eng, struct err *e)
+{
+    if (eng->shim.open)
+        return 0;
+    if (eng->shim.closing)
+        return err_set(e, "the shim is restarting");
+    struct spawn_proc proc;
+    int fd;
+    if (shim_serve_start(eng->self_exe, &proc, &fd, e) < 0)
+        return -1;
+    int rc = uv_pipe_init(&eng->loop, &eng->shim.pipe, 0);
+    if (rc == 0)
+        rc = uv_pipe_open(&eng->shim.pipe, fd);
+    if (rc < 0) {
+        close(fd);
+        kill(proc.pid, SIGKILL);
+        while (waitpid(proc.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return err_set(e, "cannot talk to the shim: %s", uv_strerror(rc));
+    }
+    eng->shim.pipe.data = eng;
+    eng->shim.pid = proc.pid;
+    eng->shim.start = proc.start_time;
+    eng->shim.open = true;
+    uv_read_start((uv_stream_t *)&eng->shim.pipe, on_alloc, on_read);
+    return 0;
+}
+
+void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req *req)
+{
+    struct engine *eng = run->eng;
+    strbuf_reset(&s->request);
+    shim_encode_run(&s->request, s->attempt_id, req);
+    s->dispatched = true;
+    s->step_pid = 0;
+    s->step_pid_start = 0;
+    XGROW(eng->queue, eng->queue_alloc, eng->nqueue + 1);
+    eng->queue[eng->nqueue++] = (struct queued){s, false};
+}
+
+void dispatch_save_pids(struct run_ctx *run)
+{
+    for (size_t i = 0; i < run->nsteps; i++) {
+        struct step_rt *s = &run->steps[i];
+        if (!s->dispatched || s->step_pid <= 0 || s->step_pid_saved)
+            continue;
+        struct err e = ERR_INIT;
+        if (store_attempt_set_step_pid(run->eng->st, s->attempt_id, s->step_pid,
+                                       s->step_pid_start, &e) < 0) {
+            run_fail(run, &e);
+            return;
+        }
+        s->step_pid_saved = true;
+    }
+}
+
+void dispatch_cancel(struct run_ctx *run, struct step_rt *s)
+{
+    struct engine *eng = run->eng;
+    XGROW(eng->queue, eng->queue_alloc, eng->nqueue + 1);
+    eng->queue[eng->nqueue++] = (struct queued){s, true};
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status; /* a broken pipe shows as the read side's end */
+    free(req->data);
+    free(req);
+}
+
+static void send_bytes(struct engine *eng, const char *bytes, size_t len)
+{
+    uv_buf_t buf = uv_buf_init((char *)bytes, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&eng->shim.pipe, &buf, 1);
+    if (n == (int)len)
+        return;
+    if (n < 0 && n != UV_EAGAIN)
+        return; /* the shim is gone: its hang-up is read next */
+    size_t done = n > 0 ? (size_t)n : 0;
+    uv_write_t *w = xmalloc(sizeof(*w));
+    char *copy = xmalloc(len - done);
+    memcpy(copy, bytes + done, len - done);
+    w->data = copy;
+    buf = uv_buf_init(copy, (unsigned)(len - done));
+    if (uv_write(w, (uv_stream_t *)&eng->shim.pipe, &buf, 1, on_written) < 0) {
+        free(copy);
+        free(w);
+    }
+}
+
+void engine_flush(struct engine *eng)
+{
+    struct err e = ERR_INIT;
+    if (store_batch_flush(eng->st, &e) < 0) {
+        /* Nothing of this iteration is recorded, so nothing of it may run. */
+        for (size_t i = 0; i < eng->nqueue; i++)
+            eng->queue[i].s->dispatched = false;
+        eng->nqueue = 0;
+        for (struct run_ctx *r = eng->runs; r; r = r->next)
+            run_fail(r, &e);
+        return;
+    }
+    size_t n = eng->nqueue;
+    eng->nqueue = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct step_rt *s = eng->queue[i].s;
+        if (!s->dispatched)
+            continue;
+        if (!eng->shim.open) {
+            /* The shim died after the attempt was recorded: the attempt never ran. */
+            s->dispatched = false;
+            step_attempt_ended(s->run, s, NULL);
+            continue;
+        }
+        if (eng->queue[i].cancel) {
+            struct strbuf sb = STRBUF_INIT;
+            shim_encode_cancel(&sb, s->attempt_id);
+            send_bytes(eng, sb.buf, sb.len);
+            strbuf_release(&sb);
+            continue;
+        }
+        engine_crash_point("recorded", s->spec->name);
+        send_bytes(eng, s->request.buf, s->request.len);
+        strbuf_release(&s->request);
+        engine_crash_point("spawned", s->spec->name);
+    }
+    /* What the lost attempts above changed. */
+    if (store_batch_flush(eng->st, &e) < 0)
+        for (struct run_ctx *r = eng->runs; r; r = r->next)
+            run_fail(r, &e);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    engine_flush(h->data);
+}
+
+void dispatch_init(struct engine *eng)
+{
+    uv_prepare_init(&eng->loop, &eng->flush);
+    eng->flush.data = eng;
+    uv_prepare_start(&eng->flush, on_prepare);
+    /* It runs whenever the loop is about to block, but is no reason to keep it running. */
+    uv_unref((uv_handle_t *)&eng->flush);
+    store_batch_set(eng->st, true);
+}
+
+void dispatch_release(struct engine *eng)
+{
+    free(eng->queue);
+    eng->queue = NULL;
+    eng->nqueue = eng->queue_alloc = 0;
+    strbuf_release(&eng->shim.in);
+}

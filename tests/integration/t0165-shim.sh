@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# One shim per engine: every attempt of a run is served by the same `sluice shim` process, which
+# outlives a killed engine until its steps end. A shim killed under a running step takes the
+# step's session with it (the step cannot go on beside its retry), and the attempt is lost and
+# retried. An engine that adopts a run can cancel a step that another engine's shim runs.
+. "$(dirname "$0")/lib.sh"
+
+db() { sqlite3 .sluice/sluice.db "$@"; }
+last_run() { db 'SELECT max(id) FROM runs'; }
+run_status() { db "SELECT status FROM runs WHERE id = $1"; }
+attempts() {
+    db "SELECT group_concat(n || ':' || status, ' ') FROM (SELECT a.n, a.status FROM attempts a
+        JOIN steps s ON s.id = a.step_id WHERE s.run_id = $1 AND s.name = '$2' ORDER BY a.n)"
+}
+# gone PID: neither the process nor anything in its session is left
+gone() { ! kill -0 "$1" 2>/dev/null && ! pgrep -s "$1" >/dev/null; }
+# wait_gone PID [SECONDS]
+wait_gone() {
+    local i
+    for i in $(seq $((${2:-5} * 10))); do
+        gone "$1" && return 0
+        sleep 0.1
+    done
+    echo "process $1 still there after ${2:-5} s"
+    return 1
+}
+
+export PROBE=$TRASH/probe
+mkdir -p probe
+
+cat >many.yaml <<'EOF'
+pipeline: many
+steps:
+  a: { run: "true" }
+  b: { run: "true", needs: [a] }
+  c: { run: "echo c", needs: [a] }
+  d: { run: "true", needs: [b, c] }
+EOF
+
+expect_success 'every attempt of a run is served by one shim, gone once the run ends' '
+    sluice run many.yaml >out 2>err &&
+    r=$(last_run) &&
+    test "$(db "SELECT count(*) FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r")" = 4 &&
+    test "$(db "SELECT count(DISTINCT a.pid) FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r")" = 1 &&
+    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r LIMIT 1") &&
+    test "$shim" -gt 0 &&
+    wait_gone "$shim" &&
+    for st in a b c d; do test -f .sluice/runs/$r/$st/1/exit.json || return 1; done &&
+    grep -q "\"exit\": 0" .sluice/runs/$r/c/1/exit.json &&
+    test "$(cat .sluice/runs/$r/c/1/log)" = c
+'
+
+# The step writes its pid, then sleeps; its first attempt is the one the shim dies under.
+cat >shimdie.yaml <<'EOF'
+pipeline: shimdie
+steps:
+  s:
+    run: |
+      echo $$ > "$PROBE/s.pid.$SLUICE_ATTEMPT"
+      if [ "$SLUICE_ATTEMPT" = 1 ]; then sleep 30; fi
+      echo second > "$SLUICE_OUT/out.txt"
+    outputs: [out.txt]
+    retries: 1
+    retry_delay: 100ms
+EOF
+
+expect_success 'kill -9 of the shim: the step dies with it, is lost, and its retry succeeds' '
+    rm -f probe/* &&
+    { "$SLUICE" run shimdie.yaml >out 2>err & } &&
+    runpid=$! &&
+    wait_for probe/s.pid.1 &&
+    step=$(cat probe/s.pid.1) &&
+    r=$(last_run) &&
+    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r AND a.n = 1") &&
+    kill -9 "$shim" &&
+    wait $runpid; rc=$?
+    cat err
+    echo "run exited $rc; attempts: $(attempts $r s)"
+    test $rc = 0 &&
+    wait_gone "$step" &&
+    test "$(attempts $r s)" = "1:lost 2:succeeded" &&
+    test "$(run_status $r)" = succeeded &&
+    grep -q "lost" err
+'
+
+cat >slow.yaml <<'EOF'
+pipeline: slow
+steps:
+  slow:
+    run: |
+      echo $$ > "$PROBE/slow.pid"
+      sleep 60
+      touch "$PROBE/slow-finished"
+EOF
+
+# The pid of a running step reaches the store at the engine's next tick (once a second).
+expect_success 'an engine that adopted a run cancels a step another engine'\''s shim runs' '
+    rm -f probe/* &&
+    { "$SLUICE" run slow.yaml >out 2>err & } &&
+    runpid=$! &&
+    wait_for probe/slow.pid &&
+    step=$(cat probe/slow.pid) &&
+    r=$(last_run) &&
+    for i in $(seq 50); do
+        test "$(db "SELECT a.step_pid FROM attempts a JOIN steps s ON s.id = a.step_id
+                    WHERE s.run_id = $r")" = "$step" && break
+        sleep 0.1
+    done &&
+    test "$(db "SELECT a.step_pid FROM attempts a JOIN steps s ON s.id = a.step_id
+                WHERE s.run_id = $r")" = "$step" &&
+    kill -9 $runpid && { wait $runpid; test $? = 137; } &&
+    kill -0 "$step" &&
+    { "$SLUICE" resume $r >rout 2>rerr & } &&
+    respid=$! &&
+    sleep 0.5 &&
+    sluice cancel $r >cout 2>cerr &&
+    wait $respid; rc=$?
+    cat rerr
+    echo "resume exited $rc; run $(run_status $r); attempts: $(attempts $r slow)"
+    test $rc = 1 &&
+    wait_gone "$step" &&
+    test ! -e probe/slow-finished &&
+    test "$(run_status $r)" = cancelled
+'
+
+done_testing
