@@ -5,6 +5,7 @@
  * called before the loop blocks), so an attempt is always recorded before it can run. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,24 +18,22 @@
 
 static void on_shim_closed(uv_handle_t *h)
 {
-    struct engine *eng = h->data;
-    eng->shim.closing = false;
+    struct shim_conn *c = h->data;
     /* Usually gone by now (it hung up); if not, it goes on with its steps on its own, and its
      * zombie is left to init when this process exits. */
-    if (eng->shim.pid > 0) {
-        int status;
-        spawn_reap(eng->shim.pid, &status);
-    }
-    eng->shim.pid = 0;
+    int status;
+    spawn_reap(c->pid, &status);
+    strbuf_release(&c->in);
+    free(c);
 }
 
 void dispatch_close(struct engine *eng)
 {
-    if (!eng->shim.open)
+    struct shim_conn *c = eng->shim;
+    if (!c)
         return;
-    eng->shim.open = false;
-    eng->shim.closing = true;
-    uv_close((uv_handle_t *)&eng->shim.pipe, on_shim_closed);
+    eng->shim = NULL;
+    uv_close((uv_handle_t *)&c->pipe, on_shim_closed);
 }
 
 static struct step_rt *step_by_attempt(struct engine *eng, int64_t id)
@@ -106,22 +105,25 @@ static void shim_lost(struct engine *eng)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct engine *eng = h->data;
+    struct shim_conn *c = h->data;
     (void)suggested;
-    strbuf_grow(&eng->shim.in, 16384);
-    buf->base = eng->shim.in.buf + eng->shim.in.len;
-    buf->len = eng->shim.in.alloc - eng->shim.in.len - 1;
+    strbuf_grow(&c->in, 16384);
+    buf->base = c->in.buf + c->in.len;
+    buf->len = c->in.alloc - c->in.len - 1;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 {
-    struct engine *eng = stream->data;
+    struct shim_conn *c = stream->data;
+    struct engine *eng = c->eng;
     (void)buf;
+    if (c != eng->shim)
+        return; /* a closing shim's last bytes */
     if (n < 0) {
         shim_lost(eng);
         return;
     }
-    struct strbuf *in = &eng->shim.in;
+    struct strbuf *in = &c->in;
     in->len += (size_t)n;
     size_t off = 0;
     while (in->len - off >= sizeof(struct shim_report)) {
@@ -129,7 +131,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
         memcpy(&rep, in->buf + off, sizeof(rep));
         off += sizeof(rep);
         on_report(eng, &rep);
-        if (!eng->shim.open)
+        if (c != eng->shim)
             return; /* lost while handling it */
     }
     memmove(in->buf, in->buf + off, in->len - off);
@@ -139,29 +141,35 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 
 int dispatch_ensure(struct engine *eng, struct err *e)
 {
-    if (eng->shim.open)
+    if (eng->shim)
         return 0;
-    if (eng->shim.closing)
-        return err_set(e, "the shim is restarting");
     struct spawn_proc proc;
     int fd;
     if (shim_serve_start(eng->self_exe, &proc, &fd, e) < 0)
         return -1;
-    int rc = uv_pipe_init(&eng->loop, &eng->shim.pipe, 0);
-    if (rc == 0)
-        rc = uv_pipe_open(&eng->shim.pipe, fd);
+    struct shim_conn *c = xcalloc(1, sizeof(*c));
+    c->eng = eng;
+    c->pid = proc.pid;
+    c->start = proc.start_time;
+    strbuf_init(&c->in);
+    int rc = uv_pipe_init(&eng->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    bool inited = rc == 0;
+    if (inited)
+        rc = uv_pipe_open(&c->pipe, fd);
     if (rc < 0) {
         close(fd);
         kill(proc.pid, SIGKILL);
         while (waitpid(proc.pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        if (inited)
+            uv_close((uv_handle_t *)&c->pipe, on_shim_closed); /* frees c */
+        else
+            free(c);
         return err_set(e, "cannot talk to the shim: %s", uv_strerror(rc));
     }
-    eng->shim.pipe.data = eng;
-    eng->shim.pid = proc.pid;
-    eng->shim.start = proc.start_time;
-    eng->shim.open = true;
-    uv_read_start((uv_stream_t *)&eng->shim.pipe, on_alloc, on_read);
+    eng->shim = c;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     return 0;
 }
 
@@ -209,8 +217,9 @@ static void on_written(uv_write_t *req, int status)
 
 static void send_bytes(struct engine *eng, const char *bytes, size_t len)
 {
+    uv_stream_t *pipe = (uv_stream_t *)&eng->shim->pipe;
     uv_buf_t buf = uv_buf_init((char *)bytes, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&eng->shim.pipe, &buf, 1);
+    int n = uv_try_write(pipe, &buf, 1);
     if (n == (int)len)
         return;
     if (n < 0 && n != UV_EAGAIN)
@@ -221,7 +230,7 @@ static void send_bytes(struct engine *eng, const char *bytes, size_t len)
     memcpy(copy, bytes + done, len - done);
     w->data = copy;
     buf = uv_buf_init(copy, (unsigned)(len - done));
-    if (uv_write(w, (uv_stream_t *)&eng->shim.pipe, &buf, 1, on_written) < 0) {
+    if (uv_write(w, pipe, &buf, 1, on_written) < 0) {
         free(copy);
         free(w);
     }
@@ -245,7 +254,7 @@ void engine_flush(struct engine *eng)
         struct step_rt *s = eng->queue[i].s;
         if (!s->dispatched)
             continue;
-        if (!eng->shim.open) {
+        if (!eng->shim) {
             /* The shim died after the attempt was recorded: the attempt never ran. */
             s->dispatched = false;
             step_attempt_ended(s->run, s, NULL);
@@ -289,5 +298,4 @@ void dispatch_release(struct engine *eng)
     free(eng->queue);
     eng->queue = NULL;
     eng->nqueue = eng->queue_alloc = 0;
-    strbuf_release(&eng->shim.in);
 }

@@ -392,8 +392,8 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
      * the attempt's exit.json. */
     if (store_begin(st, &e) < 0 ||
         store_attempt_insert(st, s->row_id, n, dir, 0, &s->attempt_id, &e) < 0 ||
-        store_attempt_set_pid(st, s->attempt_id, run->eng->shim.pid, run->eng->shim.start, NULL,
-                              &e) < 0 ||
+        store_attempt_set_pid(st, s->attempt_id, run->eng->shim->pid, run->eng->shim->start,
+                              NULL, &e) < 0 ||
         store_step_set_retry(st, s->row_id, s->attempts, 0, &e) < 0 ||
         step_record_inputs(run, s, &e) < 0 || store_commit(st, &e) < 0) {
         store_rollback(st);

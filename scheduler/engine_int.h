@@ -98,11 +98,11 @@ struct queued {
     bool cancel;
 };
 
-/* The engine's shim (scheduler/dispatch.c). */
+/* The engine's shim (scheduler/dispatch.c); freed once its pipe has closed, so that a new one
+ * can start while a dead one's handle is still closing. */
 struct shim_conn {
     uv_pipe_t pipe;
-    bool open;               /* pipe initialised, reading, not closed */
-    bool closing;
+    struct engine *eng;
     pid_t pid;
     unsigned long long start;
     struct strbuf in;        /* report bytes read, not yet a whole report */
@@ -110,7 +110,7 @@ struct shim_conn {
 
 struct engine {
     uv_loop_t loop;
-    struct shim_conn shim;
+    struct shim_conn *shim;  /* NULL until the first step, and after a hang-up */
     uv_prepare_t flush;      /* commits the iteration's writes, then sends queued requests */
     struct queued *queue;
     size_t nqueue, queue_alloc;

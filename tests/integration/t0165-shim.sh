@@ -65,11 +65,15 @@ steps:
     outputs: [out.txt]
     retries: 1
     retry_delay: 100ms
+  u:
+    run: touch "$PROBE/u.ran"
 EOF
 
-expect_success 'kill -9 of the shim: the step dies with it, is lost, and its retry succeeds' '
+# With one slot, u waits for s: it starts the moment the lost s gives its slot back, under a
+# new shim, while the dead one's connection is still closing.
+expect_success 'kill -9 of the shim: the step dies with it, is lost, its retry and the rest run' '
     rm -f probe/* &&
-    { "$SLUICE" run shimdie.yaml >out 2>err & } &&
+    { "$SLUICE" run --parallel 1 shimdie.yaml >out 2>err & } &&
     runpid=$! &&
     wait_for probe/s.pid.1 &&
     step=$(cat probe/s.pid.1) &&
@@ -83,7 +87,11 @@ expect_success 'kill -9 of the shim: the step dies with it, is lost, and its ret
     test $rc = 0 &&
     wait_gone "$step" &&
     test "$(attempts $r s)" = "1:lost 2:succeeded" &&
+    test "$(attempts $r u)" = "1:succeeded" &&
+    test -e probe/u.ran &&
     test "$(run_status $r)" = succeeded &&
+    test "$(db "SELECT count(DISTINCT a.pid) FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r")" = 2 &&
     grep -q "lost" err
 '
 
