@@ -3,14 +3,16 @@
 # equivalent build files, in the same script on the same machine. Prints wall time per step,
 # sluice's ratio to each peer, and sluice's peak RSS. Every sluice attempt is recorded in SQLite.
 # A benchmark reports; it does not assert (these machines are noisy).
-#   SLUICE=./sluice  ROUNDS=3  bench/dispatch.sh
+#   SLUICE=./sluice  ROUNDS=3  TMPDIR=/tmp  bench/dispatch.sh
+# sluice creates five inodes per step (the attempt's folders, its log and exit.json), make and
+# ninja none: run it where nothing was deleted in the last minutes (see the note in the loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE=${SLUICE:-$PWD/sluice}
 ROUNDS=${ROUNDS:-3}
 [ -x "$SLUICE" ] || make -s sluice
 command -v ninja >/dev/null || { echo "ninja is missing: apt-get install ninja-build"; exit 1; }
-W=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 # gen SHAPE: writes $W/SHAPE/{p.yaml,build.ninja,Makefile}; prints the step count
