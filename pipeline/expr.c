@@ -231,7 +231,8 @@ error:
     p->tok.kind = TOK_ERROR;
 }
 
-/* A dotted path: NAME ( "." NAME )*, with no blanks around the dots. */
+/* A dotted path: NAME ( "." NAME )*, with no blanks around the dots. The name after "steps."
+ * may start with a digit, as step names may ("steps.3d.status"). */
 static void lex_name(struct parser *p)
 {
     size_t i = p->pos;
@@ -240,7 +241,8 @@ static void lex_name(struct parser *p)
             i++;
         if (peek_at(p, i) != '.')
             break;
-        if (!is_name_start(peek_at(p, i + 1))) {
+        bool step_name = i - p->pos == 5 && !memcmp(p->src + p->pos, "steps", 5);
+        if (!is_name_start(peek_at(p, i + 1)) && !(step_name && is_digit(peek_at(p, i + 1)))) {
             char q[QUOTE_MAX * 4 + 4];
             if (i + 1 >= p->len)
                 fail(p, i + 1, "expected a name after '%s'", excerpt(q, p->src + p->pos,

@@ -265,6 +265,9 @@ static void test_parse_refs(void **state)
     assert_tree("steps.evaluate.metrics.f1", "metric:evaluate:f1");
     assert_tree("steps.my-step_2.metrics.val_loss", "metric:my-step_2:val_loss");
     assert_tree("steps.train.status", "status:train");
+    /* step names may start with a digit; the first name of a path may not */
+    assert_tree("steps.3d.status", "status:3d");
+    assert_tree("steps.2nd-pass.metrics.f1", "metric:2nd-pass:f1");
 }
 
 static void test_parse_precedence(void **state)
