@@ -58,6 +58,7 @@ bool engine_owner_alive(const char *owner)
 
 void run_free(struct run_ctx *run)
 {
+    dispatch_forget_run(run);
     for (size_t i = 0; i < run->nsteps; i++) {
         struct step_rt *s = &run->steps[i];
         free(s->attempt_dir);

@@ -248,10 +248,13 @@ void engine_flush(struct engine *eng)
             run_fail(r, &e);
         return;
     }
+    /* Taken over: what the loop below queues (a --fail-fast cancel) waits for the next flush. */
+    struct queued *q = eng->queue;
     size_t n = eng->nqueue;
-    eng->nqueue = 0;
+    eng->queue = NULL;
+    eng->nqueue = eng->queue_alloc = 0;
     for (size_t i = 0; i < n; i++) {
-        struct step_rt *s = eng->queue[i].s;
+        struct step_rt *s = q[i].s;
         if (!s->dispatched)
             continue;
         if (!eng->shim) {
@@ -260,7 +263,7 @@ void engine_flush(struct engine *eng)
             step_attempt_ended(s->run, s, NULL);
             continue;
         }
-        if (eng->queue[i].cancel) {
+        if (q[i].cancel) {
             struct strbuf sb = STRBUF_INIT;
             shim_encode_cancel(&sb, s->attempt_id);
             send_bytes(eng, sb.buf, sb.len);
@@ -272,6 +275,7 @@ void engine_flush(struct engine *eng)
         strbuf_release(&s->request);
         engine_crash_point("spawned", s->spec->name);
     }
+    free(q);
     /* What the lost attempts above changed. */
     if (store_batch_flush(eng->st, &e) < 0)
         for (struct run_ctx *r = eng->runs; r; r = r->next)
@@ -291,6 +295,16 @@ void dispatch_init(struct engine *eng)
     /* It runs whenever the loop is about to block, but is no reason to keep it running. */
     uv_unref((uv_handle_t *)&eng->flush);
     store_batch_set(eng->st, true);
+}
+
+void dispatch_forget_run(struct run_ctx *run)
+{
+    struct engine *eng = run->eng;
+    size_t k = 0;
+    for (size_t i = 0; i < eng->nqueue; i++)
+        if (eng->queue[i].s->run != run)
+            eng->queue[k++] = eng->queue[i];
+    eng->nqueue = k;
 }
 
 void dispatch_release(struct engine *eng)

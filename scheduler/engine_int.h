@@ -182,6 +182,8 @@ void dispatch_cancel(struct run_ctx *run, struct step_rt *s);
 void engine_flush(struct engine *eng);
 /* The flush handle and the store's batch mode, for engine_loop. */
 void dispatch_init(struct engine *eng);
+/* A run is being freed: drop its queued requests (a cancel queued just before it ended). */
+void dispatch_forget_run(struct run_ctx *run);
 /* Hang up on the shim (it goes on with what runs); dispatch_release frees what is left. */
 void dispatch_close(struct engine *eng);
 void dispatch_release(struct engine *eng);
