@@ -151,6 +151,15 @@ void load_sug_try(struct suggest *sg, const char *cand)
     }
 }
 
+const char *pipeline_param_suggest(const struct pipeline *p, const char *word)
+{
+    struct suggest sg;
+    load_sug_init(&sg, word);
+    for (size_t i = 0; i < p->nparams; i++)
+        load_sug_try(&sg, p->params[i].name);
+    return sg.best;
+}
+
 /* "; did you mean 'x'?", or "" */
 const char *load_sug_text(char buf[128], const struct suggest *sg)
 {

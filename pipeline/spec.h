@@ -158,6 +158,8 @@ struct pipeline {
 /* Look-ups; NULL when absent. */
 struct step *pipeline_step(const struct pipeline *p, const char *name);
 struct param *pipeline_param(const struct pipeline *p, const char *name);
+/* The declared parameter closest to a misspelt name (at most two edits away), or NULL. */
+const char *pipeline_param_suggest(const struct pipeline *p, const char *word);
 void pipeline_free(struct pipeline *p);
 
 /* Parse a template. Returns 0 or -1 with *err_offset (byte offset in src) and msg set. */

@@ -93,8 +93,13 @@ int trigger_check_param(const struct pipeline *p, const char *name, const char *
         struct strbuf known = STRBUF_INIT;
         for (size_t i = 0; i < p->nparams; i++)
             strbuf_addf(&known, "%s%s", i ? ", " : "", p->params[i].name);
-        err_set(e, "unknown parameter '%s'; pipeline '%s' declares: %s", name, p->name,
-                known.len ? known.buf : "none");
+        const char *best = pipeline_param_suggest(p, name);
+        if (best)
+            err_set(e, "unknown parameter '%s'; did you mean '%s'? (pipeline '%s' declares: %s)",
+                    name, best, p->name, known.buf);
+        else
+            err_set(e, "unknown parameter '%s'; pipeline '%s' declares: %s", name, p->name,
+                    known.len ? known.buf : "none");
         e->code = TRIGGER_BAD_PARAM;
         strbuf_release(&known);
         return -1;

@@ -186,6 +186,13 @@ expect_success 'an unknown -p parameter is bad usage (exit 2) and records no run
     test "$(nruns)" = "$before"
 '
 
+expect_success 'a misspelt -p parameter gets a did-you-mean and the declared ones' '
+    { sluice run pipe/p.yaml -p max_dpth=3 >out 2>err; test $? = 2; } &&
+    cat err &&
+    grep -q "unknown parameter ${q}max_dpth$q; did you mean ${q}max_depth$q?" err &&
+    grep -q "declares: .*max_depth" err
+'
+
 expect_success 'a non-numeric value for a numeric parameter is exit 2, naming the value' '
     before=$(nruns) &&
     { sluice run pipe/p.yaml -p max_depth=deep >out 2>err; test $? = 2; } &&
