@@ -649,6 +649,7 @@ void run_check_end(struct run_ctx *run)
         run_set_status(run, outcome, NULL);
         store_lease_release(run->eng->st, run->id, engine_owner_id(), &e);
         run_close_handles(run);
+        engine_check_soon(run->eng);
         return;
     }
     if (plan_only_waiting(&run->plan)) {
@@ -659,6 +660,7 @@ void run_check_end(struct run_ctx *run)
             run->final = RUN_WAITING;
             store_lease_release(run->eng->st, run->id, engine_owner_id(), &e);
             run_close_handles(run);
+            engine_check_soon(run->eng);
         }
     } else if (run->row.status == RUN_WAITING) {
         run_set_status(run, RUN_RUNNING, "");

@@ -163,6 +163,8 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
 /* Stop an attempt another engine started (its shim is not ours to ask): SIGTERM to the step's
  * session, SIGKILL after the grace period. */
 void step_stop_adopted(struct run_ctx *run, struct step_rt *s);
+/* A run has ended: look at once (not at the next 20 ms check) whether the loop can end. */
+void engine_check_soon(struct engine *eng);
 /* Test hook (SLUICE_CRASH_AT), see engine.c. */
 void engine_crash_point(const char *point, const char *step);
 /* Settle s as cached with an earlier attempt's outputs and metrics. */

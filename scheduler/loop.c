@@ -201,6 +201,13 @@ static void on_check(uv_timer_t *t)
     dispatch_close(eng);
 }
 
+void engine_check_soon(struct engine *eng)
+{
+    /* Before engine_loop has set the timer up, engine_loop's own first check does it. */
+    if (eng->handles_open)
+        uv_timer_start(&eng->check, on_check, 0, 20);
+}
+
 int engine_loop(struct engine *eng, struct err *e)
 {
     uv_timer_init(&eng->loop, &eng->tick);
@@ -212,16 +219,17 @@ int engine_loop(struct engine *eng, struct err *e)
     uv_signal_start(&eng->sigint, on_signal, SIGINT);
     uv_signal_start(&eng->sigterm, on_signal, SIGTERM);
     dispatch_init(eng);
+    /* A cheap periodic check closes the engine's own handles once every run has ended (and a
+     * run that ends asks for it at once). */
+    uv_timer_init(&eng->loop, &eng->check);
+    eng->check.data = eng;
+    uv_timer_start(&eng->check, on_check, 0, 20);
     eng->handles_open = true;
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         run_pump(r);
         run_check_end(r);
     }
     uv_timer_start(&eng->tick, on_tick, 1000, 1000);
-    /* A cheap periodic check closes the engine's own handles once every run has ended. */
-    uv_timer_init(&eng->loop, &eng->check);
-    eng->check.data = eng;
-    uv_timer_start(&eng->check, on_check, 0, 20);
     uv_run(&eng->loop, UV_RUN_DEFAULT);
     engine_flush(eng);
     store_batch_set(eng->st, false);
