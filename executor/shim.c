@@ -362,6 +362,7 @@ static void report(struct shim *sh, const struct job *j, int type)
         r.signal = j->sig;
         r.timed_out = j->cause == STOP_TIMEOUT;
         r.cancelled = j->cause == STOP_CANCEL;
+        r.metrics = j->dirfd >= 0 && faccessat(j->dirfd, "metrics.json", F_OK, 0) == 0;
         r.max_rss_kb = j->ru.ru_maxrss;
         r.cpu_s = cpu_seconds(&j->ru);
         memcpy(r.msg, j->msg, sizeof(r.msg));

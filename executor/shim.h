@@ -68,6 +68,8 @@ struct shim_report {
     uint64_t pid_start;   /* its start time, field 22 of /proc/PID/stat */
     int32_t exit, signal; /* EXITED: as in exit.json */
     int32_t timed_out, cancelled;
+    int32_t metrics;      /* EXITED: DIR/metrics.json exists (saves the engine a look-up) */
+    int32_t reserved;
     int64_t max_rss_kb;
     double cpu_s;
     char msg[256];        /* EXITED without a log to say it in: why the step could not start */

@@ -72,6 +72,7 @@ static void on_report(struct engine *eng, const struct shim_report *rep)
     x.max_rss_kb = (long)rep->max_rss_kb;
     x.timed_out = rep->timed_out;
     x.cancelled = rep->cancelled;
+    x.no_metrics = !rep->metrics;
     memcpy(x.msg, rep->msg, sizeof(x.msg));
     x.msg[sizeof(x.msg) - 1] = '\0';
     step_attempt_ended(run, s, &x);

@@ -325,7 +325,10 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
     }
     if (ok) {
         struct err ce = ERR_INIT;
-        if (step_collect(run, s, &ce) < 0) {
+        s->no_metrics = report && report->no_metrics;
+        int rc_collect = step_collect(run, s, &ce);
+        s->no_metrics = false;
+        if (rc_collect < 0) {
             ok = false;
             astatus = "failed";
             why = xstrdup(ce.msg);

@@ -58,6 +58,7 @@ struct step_rt {
     char *cache_info;
     char *note;              /* said on success: catalog version, deployment */
     char **shell_env;        /* SLUICE_V_n=value of a shell-form run's substitutions */
+    bool no_metrics;         /* the shim saw no metrics.json: step_collect need not look */
 };
 
 struct run_ctx {

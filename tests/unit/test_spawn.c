@@ -877,7 +877,9 @@ static void test_serve_concurrent(void **state)
     (void)state;
     struct server s;
     server_start(&s);
-    char *slow_argv[] = {"/bin/sh", "-c", "sleep 0.5; exit 5", NULL};
+    /* The slow one writes metrics.json (as $SLUICE_METRICS would name it): its report says so. */
+    char *metrics = xasprintf("%s/metrics.json", s.dir[0]);
+    char *slow_argv[] = {"/bin/sh", "-c", "sleep 0.5; echo '{}' > \"$0\"; exit 5", metrics, NULL};
     struct spawn_req slow = {.dir = s.dir[0], .argv = slow_argv};
     struct spawn_req quick = {.dir = s.dir[1], .shell = "exit 3"};
     /* Both frames in one write: the shim takes every whole frame it has read. */
@@ -895,9 +897,12 @@ static void test_serve_concurrent(void **state)
     server_expect(&s, 8, SHIM_EXITED, &r);
     assert_int_equal(r.exit, 3);
     assert_int_equal(r.signal, 0);
+    assert_int_equal(r.metrics, 0);
     server_expect(&s, 7, SHIM_EXITED, &r);
     assert_int_equal(r.exit, 5);
     assert_int_equal(r.pid, slow_pid);
+    assert_int_equal(r.metrics, 1);
+    free(metrics);
     struct shim_exit ex;
     wait_exit(s.dir[0], &ex);
     assert_int_equal(ex.exit, 5);
