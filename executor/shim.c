@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -25,84 +24,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "executor/shim_int.h"
 #include "executor/spawn.h"
 #include "util/fs.h"
 #include "util/xalloc.h"
 
 extern char **environ;
 
-#define GRACE_DEFAULT_MS 10000
-/* After SIGKILL, how long to wait for a stopped step's processes to be gone; only a process
- * stuck in the kernel (uninterruptible sleep) outlives SIGKILL for long, and the step's end
- * must not wait for it forever. */
-#define REAP_WAIT_MS 5000
-#define MS_MAX 1000000000000LL /* 31 years: a larger value is a mistake */
-
-/* Exit statuses of the shell's convention for a command that did not run. */
-#define EXIT_SHIM_FAILED 125
-#define EXIT_NOT_EXECUTABLE 126
-#define EXIT_NOT_FOUND 127
-
 static const char usage_text[] =
     "usage: sluice shim --serve FD\n"
     "       sluice shim DIR [--timeout MS] [--grace MS] [--workdir D] [--shell] -- ARG...\n";
 
-enum stop_cause { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
-
-/* One attempt. */
-struct job {
-    struct job *next;
-    int64_t id;
-    char *payload;         /* the request's bytes, which the strings below point into */
-    const char *dir;       /* the attempt's folder */
-    const char *workdir;   /* NULL: the shim's own */
-    char **argv;           /* NULL-terminated; with shell, argv[0] is the script */
-    char **envp;           /* NULL: environ */
-    bool shell;
-    long long timeout_ms;  /* 0: none */
-    long long grace_ms;    /* SIGTERM to SIGKILL */
-    int dirfd;             /* the folder, opened: later writes do not depend on the cwd */
-    int logfd;             /* the step's stdout and stderr; the shim's messages go there too */
-    pid_t child;           /* the step's process, leader of its session; 0 before the spawn */
-    bool reaped;           /* status and ru are valid */
-    int status;
-    struct rusage ru;
-    int exit_code, sig;    /* the outcome, once known */
-    bool ended;            /* nothing left to wait for */
-    enum stop_cause cause; /* why the step is being stopped, the first cause only */
-    bool killed;           /* SIGKILL sent to the group */
-    int64_t stop_at;       /* monotonic ms at which the timeout expires; 0: none */
-    int64_t kill_at;       /* monotonic ms at which SIGKILL follows SIGTERM */
-    int64_t give_up;       /* monotonic ms after which a stopped group's stragglers are left */
-    struct timespec started, ended_at; /* wall clock, for exit.json */
-    char msg[256];         /* why the step could not start, when there is no log to say it */
-};
-
-/* An exit.json written but not yet durable: fsync, then rename into place. */
-struct sync_item {
-    struct sync_item *next;
-    int fd, dirfd, logfd;
-};
-
-struct syncer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct sync_item *head, **tail;
-    bool stop, running;
-};
-
-struct shim {
-    struct job *jobs;
-    int sock;      /* the engine; -1 once it hung up, or in the one-step form */
-    int sigfd;
-    char *in;      /* bytes read from the engine, not yet a whole frame */
-    size_t in_len, in_alloc;
-    struct syncer sync;
-};
-
-/* A message with one write(), so it does not interleave with the step's output. */
-__attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt, ...)
+void shim_say(int fd, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -121,9 +54,9 @@ __attribute__((format(printf, 2, 3))) static void say(int fd, const char *fmt, .
 static int usage_error(const char *msg, const char *arg)
 {
     if (arg)
-        say(STDERR_FILENO, "error: %s '%s'", msg, arg);
+        shim_say(STDERR_FILENO, "error: %s '%s'", msg, arg);
     else
-        say(STDERR_FILENO, "error: %s", msg);
+        shim_say(STDERR_FILENO, "error: %s", msg);
     ssize_t w = write(STDERR_FILENO, usage_text, sizeof(usage_text) - 1);
     (void)w;
     return 2;
@@ -192,144 +125,6 @@ static void shim_setup(void)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
-/* ---- exit.json ---- */
-
-static bool is_leap(int year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-/* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" by hand: gmtime_r() would initialise the time zone first,
- * which reads /etc/localtime and sets up malloc, a dozen syscalls for nothing. */
-static void format_time(char *buf, size_t size, const struct timespec *ts)
-{
-    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int64_t secs = ts->tv_sec < 0 ? 0 : ts->tv_sec;
-    int64_t days = secs / 86400, rest = secs % 86400;
-    int year = 1970, month = 0;
-    for (; days >= (is_leap(year) ? 366 : 365); year++)
-        days -= is_leap(year) ? 366 : 365;
-    for (; month < 11; month++) {
-        int in_month = month_days[month] + (month == 1 && is_leap(year));
-        if (days < in_month)
-            break;
-        days -= in_month;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month + 1, (int)days + 1,
-             (int)(rest / 3600), (int)(rest / 60 % 60), (int)(rest % 60),
-             (int)(ts->tv_nsec / 1000000));
-}
-
-static double cpu_seconds(const struct rusage *ru)
-{
-    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
-           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
-}
-
-/* fsync the temporary file, then rename it into place: a reader sees no exit.json or the whole
- * file, even across a crash of the machine. */
-static int sync_and_rename(int fd, int dirfd, int logfd)
-{
-    int rc = 0;
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        say(logfd, "sluice: cannot write exit.json: %s", strerror(errno));
-        rc = -1;
-    } else if (renameat(dirfd, ".exit.json.tmp", dirfd, "exit.json") < 0) {
-        say(logfd, "sluice: cannot rename exit.json into place: %s", strerror(errno));
-        rc = -1;
-    }
-    /* No fsync of the folder: the rename reaches the disk within seconds, and only a power
-     * loss in that window could lose it (then the attempt reads as lost and is retried). */
-    return rc;
-}
-
-static void *syncer_main(void *arg)
-{
-    struct syncer *sy = arg;
-    for (;;) {
-        pthread_mutex_lock(&sy->mu);
-        while (!sy->head && !sy->stop)
-            pthread_cond_wait(&sy->cv, &sy->mu);
-        struct sync_item *it = sy->head;
-        if (it) {
-            sy->head = it->next;
-            if (!sy->head)
-                sy->tail = &sy->head;
-        }
-        pthread_mutex_unlock(&sy->mu);
-        if (!it)
-            return NULL;
-        sync_and_rename(it->fd, it->dirfd, it->logfd);
-        close(it->dirfd);
-        if (it->logfd > 2)
-            close(it->logfd);
-        free(it);
-    }
-}
-
-static void syncer_start(struct syncer *sy)
-{
-    pthread_mutex_init(&sy->mu, NULL);
-    pthread_cond_init(&sy->cv, NULL);
-    sy->head = NULL;
-    sy->tail = &sy->head;
-    sy->running = pthread_create(&sy->thread, NULL, syncer_main, sy) == 0;
-}
-
-static void syncer_stop(struct syncer *sy)
-{
-    if (!sy->running)
-        return;
-    pthread_mutex_lock(&sy->mu);
-    sy->stop = true;
-    pthread_cond_signal(&sy->cv);
-    pthread_mutex_unlock(&sy->mu);
-    pthread_join(sy->thread, NULL);
-    sy->running = false;
-}
-
-/* Write the job's exit.json; the fds it needs pass to the syncer (or are synced here when there
- * is none). Returns -1 when the temporary file cannot be written. */
-static int write_exit_file(struct shim *sh, struct job *j)
-{
-    char started[96], ended[96]; /* room for any int the compiler cannot rule out */
-    format_time(started, sizeof(started), &j->started);
-    format_time(ended, sizeof(ended), &j->ended_at);
-    char buf[512];
-    int n = snprintf(buf, sizeof(buf),
-                     "{\"exit\": %d, \"signal\": %d, \"cpu_s\": %.6f, \"max_rss_kb\": %ld, "
-                     "\"started_at\": \"%s\", \"ended_at\": \"%s\", \"timed_out\": %s, "
-                     "\"cancelled\": %s}\n",
-                     j->exit_code, j->sig, cpu_seconds(&j->ru), j->ru.ru_maxrss, started, ended,
-                     j->cause == STOP_TIMEOUT ? "true" : "false",
-                     j->cause == STOP_CANCEL ? "true" : "false");
-    errno = 0; /* a short write() leaves it alone */
-    int fd = openat(j->dirfd, ".exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, buf, (size_t)n) != n) {
-        say(j->logfd, "sluice: cannot write '%s/exit.json': %s", j->dir,
-            strerror(errno ? errno : EIO));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!sh->sync.running) {
-        int rc = sync_and_rename(fd, j->dirfd, j->logfd);
-        return rc;
-    }
-    struct sync_item *it = xcalloc(1, sizeof(*it));
-    it->fd = fd;
-    it->dirfd = j->dirfd;
-    it->logfd = j->logfd;
-    j->dirfd = -1; /* the syncer's now */
-    j->logfd = -1;
-    pthread_mutex_lock(&sh->sync.mu);
-    *sh->sync.tail = it;
-    sh->sync.tail = &it->next;
-    pthread_cond_signal(&sh->sync.cv);
-    pthread_mutex_unlock(&sh->sync.mu);
-    return 0;
-}
-
 /* ---- one job ---- */
 
 static void job_free(struct job *j)
@@ -364,7 +159,7 @@ static void report(struct shim *sh, const struct job *j, int type)
         r.cancelled = j->cause == STOP_CANCEL;
         r.metrics = j->dirfd >= 0 && faccessat(j->dirfd, "metrics.json", F_OK, 0) == 0;
         r.max_rss_kb = j->ru.ru_maxrss;
-        r.cpu_s = cpu_seconds(&j->ru);
+        r.cpu_s = shim_cpu_seconds(&j->ru);
         memcpy(r.msg, j->msg, sizeof(r.msg));
     }
     ssize_t w;
@@ -387,7 +182,7 @@ static void job_fail(struct job *j, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
     va_end(ap);
-    say(j->logfd, "sluice: %s", j->msg);
+    shim_say(j->logfd, "sluice: %s", j->msg);
     if (j->logfd >= 0)
         j->msg[0] = '\0'; /* said in the log, where the engine reads a failure's last line */
     j->exit_code = code;
@@ -583,7 +378,7 @@ static bool job_settled(struct job *j, int64_t now)
         if (p == 0 && now < j->give_up)
             return false;
         if (p == 0)
-            say(j->logfd, "sluice: processes of the stopped step still exist after %d ms",
+            shim_say(j->logfd, "sluice: processes of the stopped step still exist after %d ms",
                 REAP_WAIT_MS);
     }
     j->ended = true;
@@ -770,7 +565,7 @@ static int64_t settle_jobs(struct shim *sh, int *failures)
         *pp = j->next;
         report(sh, j, SHIM_EXITED);
         /* Without a folder (it could not be created) the report alone says what happened. */
-        if (j->dirfd >= 0 && write_exit_file(sh, j) < 0)
+        if (j->dirfd >= 0 && shim_exit_write(sh, j) < 0)
             (*failures)++;
         job_free(j);
     }
@@ -825,7 +620,7 @@ static int shim_init(struct shim *sh)
     sigaddset(&set, SIGCHLD);
     sh->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sh->sigfd < 0) {
-        say(STDERR_FILENO, "sluice: cannot create a signalfd: %s", strerror(errno));
+        shim_say(STDERR_FILENO, "sluice: cannot create a signalfd: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -841,9 +636,9 @@ static int serve(const char *fdarg)
         return EXIT_SHIM_FAILED;
     sh.sock = (int)fd;
     fcntl(sh.sock, F_SETFD, FD_CLOEXEC);
-    syncer_start(&sh.sync);
+    shim_syncer_start(&sh.sync);
     int failures = shim_loop(&sh);
-    syncer_stop(&sh.sync);
+    shim_syncer_stop(&sh.sync);
     free(sh.in);
     close(sh.sigfd);
     return failures ? EXIT_SHIM_FAILED : 0;
@@ -899,7 +694,7 @@ static int run_one(int argc, char **argv)
     j->logfd = STDERR_FILENO;
     j->dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (j->dirfd < 0) {
-        say(STDERR_FILENO, "sluice: cannot open attempt folder '%s': %s", j->dir,
+        shim_say(STDERR_FILENO, "sluice: cannot open attempt folder '%s': %s", j->dir,
             strerror(errno));
         job_free(j);
         return EXIT_SHIM_FAILED;
