@@ -1,6 +1,7 @@
 /* The run engine: one libuv loop drives runs. Ready steps come from the pure plan; each
- * attempt is recorded before its shim is spawned, watched through a pidfd, and read back from
- * the exit.json the shim leaves, so that nothing depends on this process staying alive. */
+ * attempt is recorded before its run request reaches the engine's shim (dispatch.c), whose
+ * report settles it; an adopted attempt is read back from the exit.json its shim leaves, so
+ * that nothing depends on this process staying alive. */
 #include "scheduler/engine.h"
 
 #include <errno.h>
