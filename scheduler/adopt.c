@@ -130,7 +130,7 @@ static bool attempt_file_exists(const struct step_rt *s, const char *name)
     return yes;
 }
 
-void step_adopted_ended(struct run_ctx *run, struct step_rt *s)
+void step_shim_gone(struct run_ctx *run, struct step_rt *s)
 {
     struct err e = ERR_INIT;
     if (!attempt_file_exists(s, "exit.json") && !attempt_file_exists(s, "log")) {
@@ -206,7 +206,7 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
             return;
         }
     }
-    step_adopted_ended(run, s);
+    step_shim_gone(run, s);
 }
 
 int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts *opts,

@@ -80,9 +80,9 @@ static void on_report(struct engine *eng, const struct shim_report *rep)
     run_check_end(run);
 }
 
-/* The shim hung up or died with steps of ours in flight: what it finished is in exit.json, the
- * rest is lost (and retried per policy). A step whose shim is gone must not go on running
- * beside its retry: its session is killed first. */
+/* The shim hung up or died with steps of ours in flight: those it started are lost (and retried
+ * per policy), those it never got to go again. A step whose shim is gone must not go on
+ * running beside its retry: its session is killed first. */
 static void shim_lost(struct engine *eng)
 {
     dispatch_close(eng);
@@ -95,7 +95,7 @@ static void shim_lost(struct engine *eng)
             if (s->step_pid > 0 && proc_alive(s->step_pid, s->step_pid_start))
                 kill(-s->step_pid, SIGKILL);
             if (!eng->stopping)
-                step_attempt_ended(r, s, NULL);
+                step_shim_gone(r, s);
         }
     }
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
@@ -237,31 +237,38 @@ static void send_bytes(struct engine *eng, const char *bytes, size_t len)
     }
 }
 
-void engine_flush(struct engine *eng)
+/* Test hook: SLUICE_KILL_SHIM_AT=STEP kills the engine's shim just before the run request of
+ * STEP's first attempt is written, so that a test can see that an attempt its shim never got
+ * runs again without using a retry, and that the write to a dead shim does not kill the
+ * engine. */
+static void kill_shim_point(struct engine *eng, const struct step_rt *s)
 {
-    struct err e = ERR_INIT;
-    if (store_batch_flush(eng->st, &e) < 0) {
-        /* Nothing of this iteration is recorded, so nothing of it may run. */
-        for (size_t i = 0; i < eng->nqueue; i++)
-            eng->queue[i].s->dispatched = false;
-        eng->nqueue = 0;
-        for (struct run_ctx *r = eng->runs; r; r = r->next)
-            run_fail(r, &e);
+    const char *at = getenv("SLUICE_KILL_SHIM_AT");
+    if (!at || strcmp(at, s->spec->name) || s->attempt_n != 1 || !eng->shim)
         return;
-    }
-    /* Taken over: what the loop below queues (a --fail-fast cancel) waits for the next flush. */
+    kill(eng->shim->pid, SIGKILL);
+    while (waitpid(eng->shim->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Send what is queued; returns whether steps went back to pending (their shim had died). */
+static bool send_queued(struct engine *eng)
+{
+    /* Taken over: what the loop below queues (a --fail-fast cancel) waits for the next round. */
     struct queued *q = eng->queue;
     size_t n = eng->nqueue;
     eng->queue = NULL;
     eng->nqueue = eng->queue_alloc = 0;
+    bool again = false;
     for (size_t i = 0; i < n; i++) {
         struct step_rt *s = q[i].s;
         if (!s->dispatched)
             continue;
         if (!eng->shim) {
-            /* The shim died after the attempt was recorded: the attempt never ran. */
+            /* The shim died after the attempt was recorded: it never ran, and goes again. */
             s->dispatched = false;
-            step_attempt_ended(s->run, s, NULL);
+            step_shim_gone(s->run, s);
+            again = true;
             continue;
         }
         if (q[i].cancel) {
@@ -272,12 +279,37 @@ void engine_flush(struct engine *eng)
             continue;
         }
         engine_crash_point("recorded", s->spec->name);
+        kill_shim_point(eng, s);
         send_bytes(eng, s->request.buf, s->request.len);
         strbuf_release(&s->request);
         engine_crash_point("spawned", s->spec->name);
     }
     free(q);
-    /* What the lost attempts above changed. */
+    return again;
+}
+
+void engine_flush(struct engine *eng)
+{
+    /* A few rounds at most: a round queues more only when a shim died under it. */
+    for (int round = 0; round < 3; round++) {
+        struct err e = ERR_INIT;
+        if (store_batch_flush(eng->st, &e) < 0) {
+            /* Nothing of this iteration is recorded, so nothing of it may run. */
+            for (size_t i = 0; i < eng->nqueue; i++)
+                eng->queue[i].s->dispatched = false;
+            eng->nqueue = 0;
+            for (struct run_ctx *r = eng->runs; r; r = r->next)
+                run_fail(r, &e);
+            return;
+        }
+        if (!eng->nqueue || !send_queued(eng))
+            break;
+        for (struct run_ctx *r = eng->runs; r; r = r->next) {
+            run_pump(r);
+            run_check_end(r);
+        }
+    }
+    struct err e = ERR_INIT;
     if (store_batch_flush(eng->st, &e) < 0)
         for (struct run_ctx *r = eng->runs; r; r = r->next)
             run_fail(r, &e);
@@ -290,6 +322,13 @@ static void on_prepare(uv_prepare_t *h)
 
 void dispatch_init(struct engine *eng)
 {
+    /* A shim that dies while a request is written to it must not take the engine with it: the
+     * write fails with EPIPE and the hang-up is read next. (The shim and steps start with every
+     * disposition at its default.) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
     uv_prepare_init(&eng->loop, &eng->flush);
     eng->flush.data = eng;
     uv_prepare_start(&eng->flush, on_prepare);

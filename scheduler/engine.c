@@ -172,7 +172,7 @@ void step_on_poll_closed(uv_handle_t *h)
     run->closing--;
     if (run->eng->stopping)
         return; /* left to the shim and the next engine */
-    step_adopted_ended(run, s);
+    step_shim_gone(run, s);
     run_pump(run);
     run_check_end(run);
 }

@@ -200,9 +200,10 @@ void step_on_approval_timeout(uv_timer_t *t);
 
 /* ---- adopt.c ---- */
 
-/* An adopted attempt's shim has gone: settle it from its exit.json, as lost, or (when the shim
- * never created its log) as never started, which re-dispatches it without using a retry. */
-void step_adopted_ended(struct run_ctx *run, struct step_rt *s);
+/* An attempt's shim has gone without a report of it to us (an adopted attempt's, or ours that
+ * died): settle it from its exit.json, as lost, or (when the shim never created its log) as
+ * never started, which re-dispatches it without using a retry. */
+void step_shim_gone(struct run_ctx *run, struct step_rt *s);
 
 void run_free(struct run_ctx *run);
 

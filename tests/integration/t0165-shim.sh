@@ -5,6 +5,7 @@
 # retried. An engine that adopts a run can cancel a step that another engine's shim runs.
 . "$(dirname "$0")/lib.sh"
 
+q="'" # a single quote, for patterns inside the single-quoted test code
 db() { sqlite3 .sluice/sluice.db "$@"; }
 last_run() { db 'SELECT max(id) FROM runs'; }
 run_status() { db "SELECT status FROM runs WHERE id = $1"; }
@@ -93,6 +94,30 @@ expect_success 'kill -9 of the shim: the step dies with it, is lost, its retry a
     test "$(db "SELECT count(DISTINCT a.pid) FROM attempts a JOIN steps s ON s.id = a.step_id
                WHERE s.run_id = $r")" = 2 &&
     grep -q "lost" err
+'
+
+# b has no retries: were the attempt its shim never got counted as a try, the run would fail.
+cat >never.yaml <<'EOF'
+pipeline: never
+steps:
+  a:
+    run: echo a >> "$PROBE/never.count"
+  b:
+    needs: [a]
+    run: echo b >> "$PROBE/never.count"
+EOF
+
+expect_success 'a shim killed before it gets a request: the step runs once, under a new shim' '
+    rm -f probe/* &&
+    SLUICE_KILL_SHIM_AT=b sluice run never.yaml >out 2>err; rc=$?
+    cat err
+    r=$(last_run)
+    echo "run exited $rc; b attempts: $(attempts $r b)"
+    test $rc = 0 &&
+    test "$(attempts $r b)" = "1:lost 2:succeeded" &&
+    printf "a\nb\n" >want && test_cmp want probe/never.count &&
+    test "$(db "SELECT attempts FROM steps WHERE run_id = $r AND name = ${q}b$q")" = 1 &&
+    test ! -e .sluice/runs/$r/b/1/log
 '
 
 cat >slow.yaml <<'EOF'
