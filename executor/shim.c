@@ -283,6 +283,14 @@ static void job_spawn(struct shim *sh, struct job *j)
     if (j->timeout_ms)
         j->stop_at = now_ms() + j->timeout_ms;
     report(sh, j, SHIM_STARTED);
+    if (sh->sock >= 0 && sh->njobs > sh->fds_kept) {
+        /* The step has its own copies: with many steps at once, the shim's two fds per step
+         * would run into the fd limit, so they are reopened when the step ends. */
+        close(j->logfd);
+        close(j->dirfd);
+        j->logfd = j->dirfd = -1;
+        j->parked = true;
+    }
 }
 
 static void job_kill(struct job *j)
@@ -360,6 +368,17 @@ static void reap_exited(struct shim *sh)
     }
 }
 
+/* Reopen what a parked job closed; on failure the fds stay -1 (no message, no exit.json). */
+static void job_unpark(struct job *j)
+{
+    if (!j->parked)
+        return;
+    j->parked = false;
+    j->dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (j->dirfd >= 0)
+        j->logfd = openat(j->dirfd, "log", O_WRONLY | O_APPEND | O_CLOEXEC);
+}
+
 /* Whether a reaped job has nothing left to wait for. A stopped step leaves nothing behind: the
  * killed group's members are all the shim's descendants, so they end up as its children
  * (subreaper) and are reaped before the step's end is reported. */
@@ -377,6 +396,7 @@ static bool job_settled(struct job *j, int64_t now)
         while (p > 0 || (p < 0 && errno == EINTR));
         if (p == 0 && now < j->give_up)
             return false;
+        job_unpark(j);
         if (p == 0)
             shim_say(j->logfd, "sluice: processes of the stopped step still exist after %d ms",
                 REAP_WAIT_MS);
@@ -501,6 +521,7 @@ static void handle_frame(struct shim *sh, const char *frame, size_t len)
         return;
     j->next = sh->jobs;
     sh->jobs = j;
+    sh->njobs++;
     if (job_open_files(j) == 0)
         job_spawn(sh, j);
 }
@@ -563,6 +584,8 @@ static int64_t settle_jobs(struct shim *sh, int *failures)
             continue;
         }
         *pp = j->next;
+        sh->njobs--;
+        job_unpark(j);
         report(sh, j, SHIM_EXITED);
         /* Without a folder (it could not be created) the report alone says what happened. */
         if (j->dirfd >= 0 && shim_exit_write(sh, j) < 0)
@@ -613,6 +636,13 @@ static int shim_init(struct shim *sh)
 {
     memset(sh, 0, sizeof(*sh));
     sh->sock = -1;
+    /* Two fds per running step are kept while they take at most an eighth of the limit, and
+     * 64 steps at most; the exit records on their way to the disk hold three each, briefly. */
+    struct rlimit rl;
+    sh->fds_kept = 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 16 < sh->fds_kept)
+        sh->fds_kept = (size_t)(rl.rlim_cur / 16);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -705,6 +735,7 @@ static int run_one(int argc, char **argv)
         return EXIT_SHIM_FAILED;
     }
     sh.jobs = j;
+    sh.njobs = 1;
     job_spawn(&sh, j);
     /* settle_jobs frees the job: keep what the exit status needs. */
     int exit_code = 0, sig = 0;

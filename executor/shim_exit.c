@@ -43,18 +43,35 @@ double shim_cpu_seconds(const struct rusage *ru)
            (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
 }
 
-/* fsync the temporary file, then rename it into place: a reader sees no exit.json or the whole
- * file, even across a crash of the machine. */
-static int sync_and_rename(int fd, int dirfd, int logfd)
+/* A failure to make an exit record durable, said in the attempt's log. */
+static void say_in_log(const char *dir, const char *what, int err)
 {
+    char *path = xasprintf("%s/log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    free(path);
+    shim_say(fd, "sluice: %s '%s/exit.json': %s", what, dir, strerror(err));
+    if (fd >= 0)
+        close(fd);
+}
+
+/* fsync DIR/.exit.json.tmp, then rename it to DIR/exit.json: a reader sees no exit.json or the
+ * whole file, even across a crash of the machine. */
+static int sync_and_rename(const char *dir)
+{
+    char *tmp = xasprintf("%s/.exit.json.tmp", dir), *final = xasprintf("%s/exit.json", dir);
     int rc = 0;
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        shim_say(logfd, "sluice: cannot write exit.json: %s", strerror(errno));
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        say_in_log(dir, "cannot write", errno);
         rc = -1;
-    } else if (renameat(dirfd, ".exit.json.tmp", dirfd, "exit.json") < 0) {
-        shim_say(logfd, "sluice: cannot rename exit.json into place: %s", strerror(errno));
+    } else if (rename(tmp, final) < 0) {
+        say_in_log(dir, "cannot rename into place", errno);
         rc = -1;
     }
+    if (fd >= 0)
+        close(fd);
+    free(tmp);
+    free(final);
     /* No fsync of the folder: the rename reaches the disk within seconds, and only a power
      * loss in that window could lose it (then the attempt reads as lost and is retried). */
     return rc;
@@ -76,10 +93,8 @@ static void *syncer_main(void *arg)
         pthread_mutex_unlock(&sy->mu);
         if (!it)
             return NULL;
-        sync_and_rename(it->fd, it->dirfd, it->logfd);
-        close(it->dirfd);
-        if (it->logfd > 2)
-            close(it->logfd);
+        sync_and_rename(it->dir);
+        free(it->dir);
         free(it);
     }
 }
@@ -115,28 +130,25 @@ int shim_exit_write(struct shim *sh, struct job *j)
                      "{\"exit\": %d, \"signal\": %d, \"cpu_s\": %.6f, \"max_rss_kb\": %ld, "
                      "\"started_at\": \"%s\", \"ended_at\": \"%s\", \"timed_out\": %s, "
                      "\"cancelled\": %s}\n",
-                     j->exit_code, j->sig, shim_cpu_seconds(&j->ru), j->ru.ru_maxrss, started, ended,
-                     j->cause == STOP_TIMEOUT ? "true" : "false",
+                     j->exit_code, j->sig, shim_cpu_seconds(&j->ru), j->ru.ru_maxrss, started,
+                     ended, j->cause == STOP_TIMEOUT ? "true" : "false",
                      j->cause == STOP_CANCEL ? "true" : "false");
     errno = 0; /* a short write() leaves it alone */
     int fd = openat(j->dirfd, ".exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, buf, (size_t)n) != n) {
-        shim_say(j->logfd, "sluice: cannot write '%s/exit.json': %s", j->dir,
-            strerror(errno ? errno : EIO));
-        if (fd >= 0)
-            close(fd);
+    bool ok = fd >= 0 && write(fd, buf, (size_t)n) == n;
+    int err = errno ? errno : EIO;
+    if (fd >= 0 && close(fd) < 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        shim_say(j->logfd, "sluice: cannot write '%s/exit.json': %s", j->dir, strerror(err));
         return -1;
     }
-    if (!sh->sync.running) {
-        int rc = sync_and_rename(fd, j->dirfd, j->logfd);
-        return rc;
-    }
+    if (!sh->sync.running)
+        return sync_and_rename(j->dir);
     struct sync_item *it = xcalloc(1, sizeof(*it));
-    it->fd = fd;
-    it->dirfd = j->dirfd;
-    it->logfd = j->logfd;
-    j->dirfd = -1; /* the syncer's now */
-    j->logfd = -1;
+    it->dir = xstrdup(j->dir);
     pthread_mutex_lock(&sh->sync.mu);
     *sh->sync.tail = it;
     sh->sync.tail = &it->next;

@@ -51,12 +51,13 @@ struct job {
     int64_t give_up;       /* monotonic ms after which a stopped group's stragglers are left */
     struct timespec started, ended_at; /* wall clock, for exit.json */
     char msg[256];         /* why the step could not start, when there is no log to say it */
+    bool parked;           /* dirfd and logfd closed while it runs (many steps run at once) */
 };
 
 /* An exit.json written but not yet durable: fsync, then rename into place. */
 struct sync_item {
     struct sync_item *next;
-    int fd, dirfd, logfd;
+    char *dir; /* by name, not by fd: a backlog of records must not run into the fd limit */
 };
 
 struct syncer {
@@ -74,6 +75,8 @@ struct shim {
     char *in;      /* bytes read from the engine, not yet a whole frame */
     size_t in_len, in_alloc;
     struct syncer sync;
+    size_t njobs;
+    size_t fds_kept; /* beyond this many jobs, a running job holds no fd of its own */
 };
 
 /* A message to fd with one write(), so it does not interleave with a step's output; nothing

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1098,6 +1099,52 @@ static void test_serve_setup_failures(void **state)
     server_stop(&s);
 }
 
+/* Many steps at once under a low fd limit: the shim does not hold two fds per running step,
+ * so all of them start, end and get their exit.json (with a limit of 64 fds, 40 steps would
+ * need 80 of them otherwise). */
+static void test_serve_many_steps_few_fds(void **state)
+{
+    (void)state;
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct server s;
+    server_start(&s); /* the shim inherits the low limit */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    enum { N = 40 };
+    char *dirs[N];
+    for (int i = 0; i < N; i++) {
+        dirs[i] = xasprintf("%s/many/%d", s.base, i);
+        struct spawn_req req = {.dir = dirs[i], .shell = "sleep 1; echo done"};
+        server_run(&s, 100 + i, &req);
+    }
+    int started = 0, exited = 0;
+    while (exited < N) {
+        struct shim_report r;
+        server_read(&s, &r);
+        assert_true(r.id >= 100 && r.id < 100 + N);
+        if (r.type == SHIM_STARTED) {
+            started++;
+            continue;
+        }
+        assert_int_equal(r.type, SHIM_EXITED);
+        assert_string_equal(r.msg, "");
+        assert_int_equal(r.exit, 0);
+        exited++;
+    }
+    assert_int_equal(started, N);
+    for (int i = 0; i < N; i++) {
+        struct shim_exit ex;
+        wait_exit(dirs[i], &ex);
+        assert_int_equal(ex.exit, 0);
+        assert_log(dirs[i], "done\n");
+        free(dirs[i]);
+    }
+    server_stop(&s);
+}
+
 /* The engine dies mid-step: the shim finishes the step, records it, and exits by itself. */
 static void test_serve_engine_hangs_up(void **state)
 {
@@ -1248,6 +1295,7 @@ int main(int argc, char **argv)
         WITH_BIN(test_serve_cancel),
         WITH_BIN(test_serve_not_runnable),
         WITH_BIN(test_serve_setup_failures),
+        WITH_BIN(test_serve_many_steps_few_fds),
         WITH_BIN(test_serve_engine_hangs_up),
         WITH_BIN(test_serve_sigterm_stops_all),
         WITH_BIN(test_serve_environment_and_fds),
