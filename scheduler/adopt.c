@@ -273,6 +273,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         goto fail;
     }
     enum step_status *initial = xcalloc(run->nsteps ? run->nsteps : 1, sizeof(*initial));
+    struct step_row **row_of = xcalloc(run->nsteps ? run->nsteps : 1, sizeof(*row_of));
     for (size_t i = 0; i < run->nsteps; i++) {
         struct step_rt *s = &run->steps[i];
         s->run = run;
@@ -281,13 +282,16 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         s->pidfd = -1;
         strbuf_init(&s->request);
         s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
-        struct step_row *r = NULL;
-        for (size_t k = 0; k < nrows; k++)
+        /* The rows were written in the pipeline's order: look there first, so that a large
+         * pipeline does not cost steps x rows name comparisons. */
+        struct step_row *r = i < nrows && !strcmp(rows[i].name, s->spec->name) ? &rows[i] : NULL;
+        for (size_t k = 0; !r && k < nrows; k++)
             if (!strcmp(rows[k].name, s->spec->name))
                 r = &rows[k];
         if (!r) {
             err_set(e, "run %lld has no row for step '%s'", (long long)run_id, s->spec->name);
             free(initial);
+            free(row_of);
             step_rows_free(rows, nrows);
             store_lease_release(st, run_id, me, NULL);
             goto fail;
@@ -295,6 +299,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         s->row_id = r->id;
         s->attempts = r->attempts;
         initial[i] = r->status;
+        row_of[i] = r;
     }
     plan_init(&run->plan, &run->graph, initial);
     run->plan_inited = true;
@@ -315,18 +320,13 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     for (size_t i = 0; i < run->nsteps; i++) {
         struct step_rt *s = &run->steps[i];
         enum step_status status = run->plan.status[i];
-        int64_t next_at = 0;
-        for (size_t k = 0; k < nrows; k++)
-            if (rows[k].id == s->row_id)
-                next_at = rows[k].next_attempt_at;
+        int64_t next_at = row_of[i]->next_attempt_at;
         if (step_status_ok(status)) {
             step_load_outputs(run, s, e);
         } else if (status == STEP_RUNNING) {
             recover_attempt(run, s);
         } else if (status == STEP_WAITING && s->spec->timeout_ms > 0) {
-            for (size_t k = 0; k < nrows; k++)
-                if (rows[k].id == s->row_id)
-                    s->started_ms = rows[k].started_at;
+            s->started_ms = row_of[i]->started_at;
             int64_t left = s->started_ms + s->spec->timeout_ms - store_now_ms();
             step_ensure_timer(run, s);
             uv_timer_start(&s->timer, step_on_approval_timeout, left > 0 ? (uint64_t)left : 0, 0);
@@ -344,6 +344,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
             uv_timer_start(&s->timer, step_on_retry_timer, delay > 0 ? (uint64_t)delay : 0, 0);
         }
     }
+    free(row_of);
     step_rows_free(rows, nrows);
     if (fresh && run->row.parent_run && run->row.trigger && !strcmp(run->row.trigger, "retry"))
         reuse_parent(run, e);

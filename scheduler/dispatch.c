@@ -36,12 +36,39 @@ void dispatch_close(struct engine *eng)
     uv_close((uv_handle_t *)&c->pipe, on_shim_closed);
 }
 
+/* The steps our shim runs, at most --parallel of them: a report finds its step here rather than
+ * among every step of every run. */
+static void inflight_add(struct engine *eng, struct step_rt *s)
+{
+    s->dispatched = true;
+    XGROW(eng->inflight, eng->inflight_alloc, eng->ninflight + 1);
+    eng->inflight[eng->ninflight++] = s;
+}
+
+static void inflight_drop(struct engine *eng, struct step_rt *s)
+{
+    s->dispatched = false;
+    for (size_t i = 0; i < eng->ninflight; i++) {
+        if (eng->inflight[i] == s) {
+            eng->inflight[i] = eng->inflight[--eng->ninflight];
+            return;
+        }
+    }
+}
+
+bool dispatch_runs_any(const struct run_ctx *run)
+{
+    for (size_t i = 0; i < run->eng->ninflight; i++)
+        if (run->eng->inflight[i]->run == run)
+            return true;
+    return false;
+}
+
 static struct step_rt *step_by_attempt(struct engine *eng, int64_t id)
 {
-    for (struct run_ctx *r = eng->runs; r; r = r->next)
-        for (size_t i = 0; i < r->nsteps; i++)
-            if (r->steps[i].dispatched && r->steps[i].attempt_id == id)
-                return &r->steps[i];
+    for (size_t i = 0; i < eng->ninflight; i++)
+        if (eng->inflight[i]->attempt_id == id)
+            return eng->inflight[i];
     return NULL;
 }
 
@@ -63,7 +90,7 @@ static void on_report(struct engine *eng, const struct shim_report *rep)
     if (rep->type != SHIM_EXITED)
         return;
     engine_crash_point("exited", s->spec->name);
-    s->dispatched = false;
+    inflight_drop(eng, s);
     struct shim_exit x;
     memset(&x, 0, sizeof(x));
     x.exit = rep->exit;
@@ -91,7 +118,7 @@ static void shim_lost(struct engine *eng)
             struct step_rt *s = &r->steps[i];
             if (!s->dispatched)
                 continue;
-            s->dispatched = false;
+            inflight_drop(eng, s);
             if (s->step_pid > 0 && proc_alive(s->step_pid, s->step_pid_start))
                 kill(-s->step_pid, SIGKILL);
             if (!eng->stopping)
@@ -179,7 +206,7 @@ void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req
     struct engine *eng = run->eng;
     strbuf_reset(&s->request);
     shim_encode_run(&s->request, s->attempt_id, req);
-    s->dispatched = true;
+    inflight_add(eng, s);
     s->step_pid = 0;
     s->step_pid_start = 0;
     XGROW(eng->queue, eng->queue_alloc, eng->nqueue + 1);
@@ -266,7 +293,7 @@ static bool send_queued(struct engine *eng)
             continue;
         if (!eng->shim) {
             /* The shim died after the attempt was recorded: it never ran, and goes again. */
-            s->dispatched = false;
+            inflight_drop(eng, s);
             step_shim_gone(s->run, s);
             again = true;
             continue;
@@ -296,7 +323,7 @@ void engine_flush(struct engine *eng)
         if (store_batch_flush(eng->st, &e) < 0) {
             /* Nothing of this iteration is recorded, so nothing of it may run. */
             for (size_t i = 0; i < eng->nqueue; i++)
-                eng->queue[i].s->dispatched = false;
+                inflight_drop(eng, eng->queue[i].s);
             eng->nqueue = 0;
             for (struct run_ctx *r = eng->runs; r; r = r->next)
                 run_fail(r, &e);
@@ -345,6 +372,11 @@ void dispatch_forget_run(struct run_ctx *run)
         if (eng->queue[i].s->run != run)
             eng->queue[k++] = eng->queue[i];
     eng->nqueue = k;
+    k = 0;
+    for (size_t i = 0; i < eng->ninflight; i++)
+        if (eng->inflight[i]->run != run)
+            eng->inflight[k++] = eng->inflight[i];
+    eng->ninflight = k;
 }
 
 void dispatch_release(struct engine *eng)
@@ -352,4 +384,7 @@ void dispatch_release(struct engine *eng)
     free(eng->queue);
     eng->queue = NULL;
     eng->nqueue = eng->queue_alloc = 0;
+    free(eng->inflight);
+    eng->inflight = NULL;
+    eng->ninflight = eng->inflight_alloc = 0;
 }

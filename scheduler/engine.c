@@ -164,6 +164,7 @@ void step_on_poll_closed(uv_handle_t *h)
     struct run_ctx *run = s->run;
     engine_crash_point("exited", s->spec->name);
     s->polling = false;
+    run->npolling--;
     if (s->timer_inited)
         uv_timer_stop(&s->timer); /* a pending SIGKILL of a cancel */
     if (s->pidfd >= 0)
@@ -192,6 +193,7 @@ int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e)
         return err_set(e, "cannot watch process %d: %s", (int)s->pid, uv_strerror(rc));
     s->poll.data = s;
     s->polling = true;
+    run->npolling++;
     run->closing++;
     rc = uv_poll_start(&s->poll, UV_READABLE, on_exit_readable);
     if (rc < 0) {
@@ -609,12 +611,11 @@ void run_close_handles(struct run_ctx *run)
     }
 }
 
+/* Whether a step's process may still run: checked after every event, so it does not look at
+ * every step of a large pipeline. */
 static bool any_process(const struct run_ctx *run)
 {
-    for (size_t i = 0; i < run->nsteps; i++)
-        if (run->steps[i].polling || run->steps[i].dispatched)
-            return true;
-    return false;
+    return run->npolling > 0 || dispatch_runs_any(run);
 }
 
 void run_set_status(struct run_ctx *run, enum run_status to, const char *message)

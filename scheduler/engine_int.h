@@ -80,6 +80,7 @@ struct run_ctx {
     bool stopped_waiting;    /* --no-wait: left waiting for an approval */
     enum run_status final;
     int closing;             /* handles still closing */
+    size_t npolling;         /* steps with polling set */
     size_t *scratch;         /* n indices, for plan_changes */
     struct value param_scratch;
 };
@@ -115,6 +116,8 @@ struct engine {
     uv_prepare_t flush;      /* commits the iteration's writes, then sends queued requests */
     struct queued *queue;
     size_t nqueue, queue_alloc;
+    struct step_rt **inflight; /* dispatched steps, whose end the shim will report */
+    size_t ninflight, inflight_alloc;
     struct path_entry *paths;
     struct store *st;
     char *home;
@@ -177,6 +180,8 @@ bool step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char
 int dispatch_ensure(struct engine *eng, struct err *e);
 /* Queue the run request of s's recorded attempt (s->attempt_id); s is dispatched from now. */
 void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req *req);
+/* Whether the shim runs a step of this run. */
+bool dispatch_runs_any(const struct run_ctx *run);
 /* Record the pids of running steps that the shim reported since the last call. */
 void dispatch_save_pids(struct run_ctx *run);
 /* Queue a cancel of s's dispatched attempt. */
