@@ -111,23 +111,21 @@ int proc_pidfd(pid_t pid, unsigned long long start)
     return pidfd;
 }
 
-int proc_signal_group(pid_t pid, unsigned long long start, int sig)
+int proc_kill_group(pid_t pid, unsigned long long start, int sig)
 {
+    /* While the leader is alive (checked after pinning it), no new group can take its id. */
     int pidfd = proc_pidfd(pid, start);
     if (pidfd < 0 && errno != ENOSYS)
         return -1;
-    int rc;
-    if (pidfd >= 0) {
-        rc = (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-        int saved = errno;
-        close(pidfd);
-        errno = saved;
-    } else if (!proc_alive(pid, start)) {
+    if (pidfd < 0 && !proc_alive(pid, start)) {
         errno = ESRCH; /* no pidfds (Linux < 5.3): check, then kill, and accept the window */
-        rc = -1;
-    } else {
-        rc = kill(pid, sig);
+        return -1;
     }
+    int rc = kill(-pid, sig);
+    int saved = errno;
+    if (pidfd >= 0)
+        close(pidfd);
+    errno = saved;
     return rc < 0 ? -1 : 0;
 }
 

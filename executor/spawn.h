@@ -54,11 +54,11 @@ bool proc_alive(pid_t pid, unsigned long long start);
  * Returns the fd, or -1 with errno set (ESRCH: gone, a zombie, or another process now). */
 int proc_pidfd(pid_t pid, unsigned long long start);
 
-/* Send sig to the shim pid, if it is still the process that started at start; the shim relays
- * SIGTERM/SIGINT to the step's process group and escalates to SIGKILL after its grace period.
- * Race-free against pid reuse (through a pidfd). Returns 0, or -1 with errno set (ESRCH: the
- * process is gone, a zombie, or another process now). */
-int proc_signal_group(pid_t pid, unsigned long long start, int sig);
+/* Send sig to the process group that pid leads (a step, or a shim: each is a session leader),
+ * if pid is still the process that started at start, checked through a pidfd against pid
+ * reuse. Returns 0, or -1 with errno set (ESRCH: the process is gone, a zombie, or another
+ * process now). */
+int proc_kill_group(pid_t pid, unsigned long long start, int sig);
 
 /* DIR/exit.json, as written by the shim (see shim.h), or the shim's report of it. */
 struct shim_exit {

@@ -113,17 +113,13 @@ static void on_report(struct engine *eng, const struct shim_report *rep)
 static void shim_lost(struct engine *eng)
 {
     dispatch_close(eng);
-    for (struct run_ctx *r = eng->runs; r; r = r->next) {
-        for (size_t i = 0; i < r->nsteps; i++) {
-            struct step_rt *s = &r->steps[i];
-            if (!s->dispatched)
-                continue;
-            inflight_drop(eng, s);
-            if (s->step_pid > 0 && proc_alive(s->step_pid, s->step_pid_start))
-                kill(-s->step_pid, SIGKILL);
-            if (!eng->stopping)
-                step_shim_gone(r, s);
-        }
+    while (eng->ninflight) {
+        struct step_rt *s = eng->inflight[0];
+        inflight_drop(eng, s);
+        if (s->step_pid > 0)
+            proc_kill_group(s->step_pid, s->step_pid_start, SIGKILL);
+        if (!eng->stopping)
+            step_shim_gone(s->run, s);
     }
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         run_pump(r);
@@ -213,16 +209,16 @@ void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req
     eng->queue[eng->nqueue++] = (struct queued){s, false};
 }
 
-void dispatch_save_pids(struct run_ctx *run)
+void dispatch_save_pids(struct engine *eng)
 {
-    for (size_t i = 0; i < run->nsteps; i++) {
-        struct step_rt *s = &run->steps[i];
-        if (!s->dispatched || s->step_pid <= 0 || s->step_pid_saved)
+    for (size_t i = 0; i < eng->ninflight; i++) {
+        struct step_rt *s = eng->inflight[i];
+        if (s->step_pid <= 0 || s->step_pid_saved)
             continue;
         struct err e = ERR_INIT;
-        if (store_attempt_set_step_pid(run->eng->st, s->attempt_id, s->step_pid,
-                                       s->step_pid_start, &e) < 0) {
-            run_fail(run, &e);
+        if (store_attempt_set_step_pid(eng->st, s->attempt_id, s->step_pid, s->step_pid_start,
+                                       &e) < 0) {
+            run_fail(s->run, &e);
             return;
         }
         s->step_pid_saved = true;
@@ -321,9 +317,11 @@ void engine_flush(struct engine *eng)
     for (int round = 0; round < 3; round++) {
         struct err e = ERR_INIT;
         if (store_batch_flush(eng->st, &e) < 0) {
-            /* Nothing of this iteration is recorded, so nothing of it may run. */
+            /* Nothing of this iteration is recorded, so nothing of it may run (a cancel is
+             * for a step that runs already). */
             for (size_t i = 0; i < eng->nqueue; i++)
-                inflight_drop(eng, eng->queue[i].s);
+                if (!eng->queue[i].cancel)
+                    inflight_drop(eng, eng->queue[i].s);
             eng->nqueue = 0;
             for (struct run_ctx *r = eng->runs; r; r = r->next)
                 run_fail(r, &e);

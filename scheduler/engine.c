@@ -206,8 +206,8 @@ int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e)
 static void on_adopted_kill(uv_timer_t *t)
 {
     struct step_rt *s = t->data;
-    if (s->polling && proc_alive(s->step_pid, s->step_pid_start))
-        kill(-s->step_pid, SIGKILL);
+    if (s->polling)
+        proc_kill_group(s->step_pid, s->step_pid_start, SIGKILL);
 }
 
 void step_stop_adopted(struct run_ctx *run, struct step_rt *s)
@@ -215,13 +215,12 @@ void step_stop_adopted(struct run_ctx *run, struct step_rt *s)
     /* Without the step's pid (its engine died before recording it) there is nothing safe to
      * signal: the shim serves other steps too. The step then ends by itself or by its timeout,
      * and the run ends cancelled after it. */
-    if (s->step_pid <= 0 || !proc_alive(s->step_pid, s->step_pid_start))
+    if (s->step_pid <= 0 || proc_kill_group(s->step_pid, s->step_pid_start, SIGTERM) < 0)
         return;
-    kill(-s->step_pid, SIGTERM);
-    kill(-s->step_pid, SIGCONT); /* a stopped process would sit on its SIGTERM */
+    /* A stopped process would sit on its SIGTERM. */
+    proc_kill_group(s->step_pid, s->step_pid_start, SIGCONT);
     step_ensure_timer(run, s);
-    int64_t grace = run->opts.kill_grace_ms > 0 ? run->opts.kill_grace_ms : 10000;
-    uv_timer_start(&s->timer, on_adopted_kill, (uint64_t)grace, 0);
+    uv_timer_start(&s->timer, on_adopted_kill, (uint64_t)run->opts.kill_grace_ms, 0);
 }
 
 void step_on_retry_timer(uv_timer_t *t)

@@ -183,7 +183,7 @@ void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req
 /* Whether the shim runs a step of this run. */
 bool dispatch_runs_any(const struct run_ctx *run);
 /* Record the pids of running steps that the shim reported since the last call. */
-void dispatch_save_pids(struct run_ctx *run);
+void dispatch_save_pids(struct engine *eng);
 /* Queue a cancel of s's dispatched attempt. */
 void dispatch_cancel(struct run_ctx *run, struct step_rt *s);
 /* Commit the iteration's writes, then send what is queued. */

@@ -25,7 +25,6 @@ static void tick_run(struct run_ctx *run, int64_t now)
     struct store *st = run->eng->st;
     if (run->ended)
         return;
-    dispatch_save_pids(run);
     static const int64_t every = RENEW_EVERY_MS;
     if (now - run->row.lease_expires + LEASE_MS >= every) {
         bool kept = true;
@@ -71,6 +70,7 @@ static void on_tick(uv_timer_t *t)
     int64_t now = store_now_ms();
     if (eng->serve && !eng->stopping && ++eng->ticks % 2 == 0)
         engine_adopt(eng, &eng->serve_defaults);
+    dispatch_save_pids(eng);
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         tick_run(r, now);
         if (!r->ended && eng->cb) {

@@ -1,6 +1,7 @@
 /* Graph layout with graphviz: DOT text in, SVG (or another graphviz format) out. libgvc is
  * loaded with dlopen() on first use, so the sluice binary (exec'd as the shim and for every
- * built-in step) does not pay for loading graphviz and its plugins. The only file that touches graphviz. */
+ * built-in step) does not pay for loading graphviz and its plugins. The only file that touches
+ * graphviz. */
 #ifndef SLUICE_GV_H
 #define SLUICE_GV_H
 

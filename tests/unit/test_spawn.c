@@ -370,10 +370,10 @@ static void test_cancel_forwards_sigterm(void **state)
     struct pollfd step_pfd = {.fd = step_fd, .events = POLLIN};
     assert_int_equal(poll(&step_pfd, 1, 0), 0);
     /* A wrong start time is another process: no signal. */
-    assert_int_equal(proc_signal_group(a.proc.pid, a.proc.start_time + 1, SIGTERM), -1);
+    assert_int_equal(proc_kill_group(a.proc.pid, a.proc.start_time + 1, SIGTERM), -1);
     assert_int_equal(errno, ESRCH);
     assert_true(proc_alive(a.proc.pid, a.proc.start_time));
-    assert_int_equal(proc_signal_group(a.proc.pid, a.proc.start_time, SIGTERM), 0);
+    assert_int_equal(proc_kill_group(a.proc.pid, a.proc.start_time, SIGTERM), 0);
     attempt_wait(&a);
     assert_true(a.ex.cancelled);
     assert_false(a.ex.timed_out);
@@ -496,7 +496,7 @@ static void test_pidfd_and_alive(void **state)
     assert_true(pfd.revents & POLLIN);
     /* Exited, not reaped yet: a zombie is not alive, and cannot be signalled. */
     assert_false(proc_alive(a.proc.pid, a.proc.start_time));
-    assert_int_equal(proc_signal_group(a.proc.pid, a.proc.start_time, SIGTERM), -1);
+    assert_int_equal(proc_kill_group(a.proc.pid, a.proc.start_time, SIGTERM), -1);
     assert_int_equal(errno, ESRCH);
     assert_int_equal(spawn_reap(a.proc.pid, &status), a.proc.pid);
     assert_true(WIFEXITED(status));
@@ -677,7 +677,7 @@ static void test_proc_self(void **state)
     assert_int_equal(errno, ENOENT);
     assert_false(proc_alive(INT_MAX, t));
     assert_int_equal(proc_pidfd(INT_MAX, t), -1);
-    assert_int_equal(proc_signal_group(INT_MAX, t, 0), -1);
+    assert_int_equal(proc_kill_group(INT_MAX, t, 0), -1);
     assert_int_equal(errno, ESRCH);
 }
 
