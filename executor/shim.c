@@ -235,9 +235,11 @@ static void job_spawn(struct shim *sh, struct job *j)
             return;
         }
     }
+    /* A served job's log is the shim's to open; the one-step form's caller set up 0-2. */
+    bool own_log = j->logfd > STDERR_FILENO;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (sh->sock >= 0 || j->logfd > 2) {
+    if (own_log) {
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, j->logfd, 1);
         posix_spawn_file_actions_adddup2(&fa, j->logfd, 2);
@@ -269,7 +271,7 @@ static void job_spawn(struct shim *sh, struct job *j)
         rc = posix_spawn(&j->child, "/bin/sh", &fa, &attr, sh_argv, envp);
     else if (strchr(j->argv[0], '/'))
         rc = posix_spawn(&j->child, j->argv[0], &fa, &attr, j->argv, envp);
-    else if (sh->sock < 0 && !j->envp)
+    else if (!j->envp) /* the one-step form: environ is the step's, PATH search as execvp */
         rc = posix_spawnp(&j->child, j->argv[0], &fa, &attr, j->argv, envp);
     else
         rc = ENOENT; /* the engine found no such command on the step's PATH */
@@ -283,7 +285,7 @@ static void job_spawn(struct shim *sh, struct job *j)
     if (j->timeout_ms)
         j->stop_at = now_ms() + j->timeout_ms;
     report(sh, j, SHIM_STARTED);
-    if (sh->sock >= 0 && sh->njobs > sh->fds_kept) {
+    if (own_log && sh->njobs > sh->fds_kept) {
         /* The step has its own copies: with many steps at once, the shim's two fds per step
          * would run into the fd limit, so they are reopened when the step ends. */
         close(j->logfd);
