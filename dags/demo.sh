@@ -36,6 +36,8 @@ show() {
 [ -x "$SLUICE" ] || die "'$SLUICE' is missing: build it with 'make'"
 
 . dags/steps/sklearn_python.sh
+# Whether the user's own `python3` can run the steps, for the commands suggested at the end.
+USER_PY_OK=$(python3 -c 'import sklearn' >/dev/null 2>&1 && echo 1)
 PY=$(sklearn_python_link "$DEMO/bin") ||
     die "scikit-learn is missing: apt-get install python3-sklearn"
 # Steps say `python3 steps/…`: the engine and every step find ours first.
@@ -163,9 +165,15 @@ hint() { printf '  %-40s # %s\n' "$1" "$2"; }
 hint "./sluice runs" "every run, newest first"
 hint "./sluice show $RUN_ID" "this run: steps, attempts, metrics, outputs"
 hint "./sluice logs $RUN_ID evaluate" "the evaluation report"
-hint "./sluice run dags/tumour.yaml --auto-approve -p max_depth=2" "another experiment, then"
+# Where the python3 first on the user's PATH lacks scikit-learn, the steps need ours first.
+WITH=
+[ -n "$USER_PY_OK" ] || WITH="PATH=$ROOT/$DEMO/bin:\$PATH "
+[ -z "$WITH" ] ||
+    printf '  (the python3 first on your PATH has no scikit-learn: runs need %s first)\n' "$ROOT/$DEMO/bin"
+# The deploy step checks the model server's health: it must run for another experiment.
+hint "$PY dags/steps/serve.py --model-dir $TARGET &" "serve the deployed model (deploys need it)"
+hint "${WITH}./sluice run dags/tumour.yaml --auto-approve -p max_depth=2" "another experiment, then"
 hint "./sluice compare $RUN_ID last" "params and metrics side by side"
 hint "./sluice lineage ${MODEL_SHA:0:12}" "lineage (a digest prefix will do)"
-hint "./sluice serve" "the page: http://127.0.0.1:8080/"
-hint "$PY dags/steps/serve.py --model-dir $TARGET" "serve the deployed model"
+hint "${WITH}./sluice serve" "the page: http://127.0.0.1:8080/"
 exit 0
