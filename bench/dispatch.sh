@@ -2,6 +2,9 @@
 # Dispatch overhead: no-op DAGs run by `sluice run --parallel 2`, `ninja -j2` and `make -j2` on
 # equivalent build files, in the same script on the same machine. Prints wall time per step,
 # sluice's ratio to each peer, and sluice's peak RSS. Every sluice attempt is recorded in SQLite.
+# A fourth runner, bench/floor.c, does only the file work DESIGN.md asks of every attempt (three
+# folders, a log, an fsync'd exit.json, the step in its own session) in a blocking loop with no
+# engine and no store: "floor" tells how much of sluice's time the contract itself costs here.
 # A benchmark reports; it does not assert (these machines are noisy).
 #   SLUICE=./sluice  ROUNDS=3  TMPDIR=/tmp  bench/dispatch.sh
 # sluice creates five inodes per step (the attempt's folders, its log and exit.json), make and
@@ -14,6 +17,7 @@ ROUNDS=${ROUNDS:-3}
 command -v ninja >/dev/null || { echo "ninja is missing: apt-get install ninja-build"; exit 1; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+${CC:-cc} -O2 -o "$W/floor" bench/floor.c
 
 # gen SHAPE: writes $W/SHAPE/{p.yaml,build.ninja,Makefile}; prints the step count
 gen() {
@@ -52,11 +56,14 @@ PY
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-8s %6s  %10s %10s %10s  %8s %8s  %8s\n' shape steps "sluice" "ninja" "make" "/ninja" "/make" "rss"
+layer_of() { case $1 in wide) echo "$2" ;; chain) echo 1 ;; *) echo 50 ;; esac; }
+
+printf '%-8s %6s  %10s %10s %10s %10s  %8s %8s %8s %8s  %8s\n' shape steps "sluice" "floor" "ninja" \
+    "make" "/ninja" "/make" "/floor" "floor/" "rss"
 for shape in wide chain layered; do
     n=$(gen "$shape")
     d=$W/$shape
-    ts=() tn=() tm=()
+    ts=() tf=() tn=() tm=()
     rss=0
     for r in $(seq "$ROUNDS"); do
         # interleaved rounds: each runner sees the same machine state. Each round gets a fresh
@@ -78,12 +85,18 @@ for shape in wide chain layered; do
         t0=$(now_ms)
         make -s -j2 -C "$d" >/dev/null
         tm+=($(( $(now_ms) - t0 )))
+        t0=$(now_ms)
+        "$W/floor" "$d/floor-$r" "$n" "$(layer_of "$shape" "$n")" 2
+        tf+=($(( $(now_ms) - t0 )))
     done
     s=$(printf '%s\n' "${ts[@]}" | median)
     nn=$(printf '%s\n' "${tn[@]}" | median)
     m=$(printf '%s\n' "${tm[@]}" | median)
-    awk -v shape="$shape" -v n="$n" -v s="$s" -v nn="$nn" -v m="$m" -v rss="$rss" 'BEGIN {
-        printf "%-8s %6d  %7.2f ms %7.2f ms %7.2f ms  %7.2fx %7.2fx  %5.1f MB\n", shape, n,
-            s / n, nn / n, m / n, s / nn, s / m, rss / 1024 }'
+    f=$(printf '%s\n' "${tf[@]}" | median)
+    awk -v shape="$shape" -v n="$n" -v s="$s" -v f="$f" -v nn="$nn" -v m="$m" -v rss="$rss" 'BEGIN {
+        best = nn < m ? nn : m
+        printf "%-8s %6d  %7.2f ms %7.2f ms %7.2f ms %7.2f ms  %7.2fx %7.2fx %7.2fx %7.2fx  %5.1f MB\n",
+            shape, n, s / n, f / n, nn / n, m / n, s / nn, s / m, s / f, f / best, rss / 1024 }'
 done
-echo "(wall time per step, medians of $ROUNDS interleaved rounds; target: sluice <= 1.25x the faster peer)"
+echo "(wall time per step, medians of $ROUNDS interleaved rounds; target: sluice <= 1.25x the faster"
+echo " of ninja and make; /floor: sluice over the floor runner; floor/: the floor over that peer)"
