@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-3}
 command -v ninja >/dev/null || { echo "ninja is missing: apt-get install ninja-build"; exit 1; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-${CC:-cc} -O2 -o "$W/floor" bench/floor.c
+${CC:-cc} -O2 -pthread -o "$W/floor" bench/floor.c
 
 # gen SHAPE: writes $W/SHAPE/{p.yaml,build.ninja,Makefile}; prints the step count
 gen() {

@@ -7,7 +7,9 @@
  *   - creates runs/STEP/1/ and its out/ (three folders), opens log;
  *   - posix_spawns /usr/bin/true in a session of its own, stdin /dev/null, stdout and stderr
  *     into log (what the shim does);
- *   - on its exit writes exit.json durably: a temporary file, fsync, rename.
+ *   - on its exit writes exit.json durably: a temporary file, fsync, rename. The fsync and
+ *     the rename happen on a second thread, so the loop never waits for the disk (sluice's
+ *     shim does the same).
  *
  * Steps are numbered 0..STEPS-1 in layers of LAYER: a step may start once every step of the
  * layer before has ended. LAYER = STEPS is the wide shape, 1 the chain, 50 the layered one.
@@ -19,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +81,43 @@ static pid_t start(const char *dir, long i)
     return pid;
 }
 
-/* step i ended: its exit.json, durably */
-static void finish(const char *dir, long i, int status, const struct rusage *ru)
+/* the syncer: steps whose exit.json is written but not yet durable, by number */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static long *queue, qhead, qtail, qend = -1;
+static const char *root;
+
+static void *syncer(void *unused)
 {
-    char tmp[4096], dst[4096];
-    snprintf(tmp, sizeof tmp, "%s/s%ld/1/.exit.json.tmp", dir, i);
-    snprintf(dst, sizeof dst, "%s/s%ld/1/exit.json", dir, i);
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&mu);
+        while (qhead == qtail && qend < 0)
+            pthread_cond_wait(&cv, &mu);
+        if (qhead == qtail) {
+            pthread_mutex_unlock(&mu);
+            return NULL;
+        }
+        long i = queue[qhead++];
+        pthread_mutex_unlock(&mu);
+
+        char tmp[4096], dst[4096];
+        snprintf(tmp, sizeof tmp, "%s/s%ld/1/.exit.json.tmp", root, i);
+        snprintf(dst, sizeof dst, "%s/s%ld/1/exit.json", root, i);
+        int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0)
+            die("cannot sync", tmp);
+        close(fd);
+        if (rename(tmp, dst) < 0)
+            die("cannot rename", tmp);
+    }
+}
+
+/* step i ended: its exit.json written, and queued to be made durable */
+static void finish(long i, int status, const struct rusage *ru)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/s%ld/1/.exit.json.tmp", root, i);
     FILE *f = fopen(tmp, "we");
     if (!f)
         die("cannot create", tmp);
@@ -93,11 +127,12 @@ static void finish(const char *dir, long i, int status, const struct rusage *ru)
             (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
                 (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6,
             ru->ru_maxrss);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+    if (fclose(f) != 0)
         die("cannot write", tmp);
-    fclose(f);
-    if (rename(tmp, dst) < 0)
-        die("cannot rename", tmp);
+    pthread_mutex_lock(&mu);
+    queue[qtail++] = i;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
 }
 
 int main(int argc, char **argv)
@@ -106,7 +141,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: floor DIR STEPS LAYER PARALLEL\n");
         return 2;
     }
-    const char *dir = argv[1];
+    const char *dir = root = argv[1];
     long steps = atol(argv[2]), layer = atol(argv[3]), par = atol(argv[4]);
     if (steps < 1 || layer < 1 || par < 1) {
         fprintf(stderr, "floor: STEPS, LAYER and PARALLEL must be positive\n");
@@ -114,7 +149,9 @@ int main(int argc, char **argv)
     }
     mkdir_or_die(dir);
     pid_t *pids = calloc((size_t)steps, sizeof *pids);
-    if (!pids)
+    queue = calloc((size_t)steps, sizeof *queue);
+    pthread_t th;
+    if (!pids || !queue || pthread_create(&th, NULL, syncer, NULL) != 0)
         return 1;
 
     long next = 0, done = 0, running = 0;
@@ -136,10 +173,16 @@ int main(int argc, char **argv)
         if (i == next)
             continue;
         pids[i] = 0;
-        finish(dir, i, status, &ru);
+        finish(i, status, &ru);
         running--;
         done++;
     }
+    pthread_mutex_lock(&mu);
+    qend = steps;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(th, NULL);
     free(pids);
+    free(queue);
     return 0;
 }

@@ -477,7 +477,8 @@ static void start_step(struct run_ctx *run, struct step_rt *s)
         bool go = v.type == TYPE_BOOL && v.b;
         value_release(&v);
         if (!go) {
-            char *why = xasprintf("when '%s' is false", sp->when_src);
+            /* the expression last and unquoted: it may hold quotes of its own */
+            char *why = xasprintf("when is false: %s", sp->when_src);
             run_set_step(run, s, STEP_SKIPPED, why);
             free(why);
             return;

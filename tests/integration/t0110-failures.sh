@@ -177,7 +177,8 @@ expect_success 'when: false skips the step and everything downstream; the run su
     r=$(last_run) &&
     test "$(statuses $r)" = "deploy=skipped notify=skipped report=succeeded train=succeeded" &&
     test "$(run_status $r)" = succeeded &&
-    test ! -e probe/deploy-ran && test ! -e probe/notify-ran && test -e probe/report-ran
+    test ! -e probe/deploy-ran && test ! -e probe/notify-ran && test -e probe/report-ran &&
+    test "$(step_field $r deploy message)" = "when is false: steps.train.metrics.f1 >= params.gate"
 '
 
 expect_success 'when: true (by a -p override) runs the step and its downstream' '
