@@ -74,7 +74,7 @@ $(ASAN)/sluice: $(ASAN_OBJ)
 
 $(ASAN)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -MMD -MP -MF $@.d -MT $@ -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS) -lcmocka
 
 test: $(ASAN)/sluice $(UNIT_BIN) sluice
 	@SLUICE_BIN=$(CURDIR)/$(ASAN)/sluice UNIT_BINS="$(UNIT_BIN)" FUZZ_SECONDS=$${FUZZ_SECONDS:-60} \
@@ -132,4 +132,4 @@ bench: sluice
 clean:
 	rm -rf build sluice
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_BIN:=.d)
