@@ -1,8 +1,7 @@
-/* The expression language of templates and `when:` conditions: a hand-written lexer and
- * recursive-descent parser into a tree, a type checker against the pipeline's scope, and an
- * evaluator against a run. Hostile input (fuzzed pipeline files) must never crash it, so
- * nesting is capped and every message quotes at most a short, escaped excerpt. */
-#include "pipeline/expr.h"
+/* The expression language's text to tree: a hand-written lexer and a recursive-descent
+ * parser (grammar in expr.h), and expr_free. Hostile input (fuzzed pipeline files) must never
+ * crash it, so nesting is capped and every message quotes at most a short, escaped excerpt. */
+#include "pipeline/expr_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,8 +16,6 @@
 /* Deeper than this is never written by a person; the cap keeps every recursive walk of the
  * tree (check, eval, free) far from the end of the stack. */
 #define EXPR_MAX_DEPTH 200
-/* How much of an offending token a message quotes. */
-#define QUOTE_MAX 40
 
 enum tok_kind {
     TOK_END,
@@ -58,19 +55,6 @@ struct parser {
     size_t msgsz;
 };
 
-static void set_msg(char *msg, size_t msgsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msgsz, const char *fmt, ...)
-{
-    if (!msg || !msgsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msgsz, fmt, ap);
-    va_end(ap);
-}
-
 /* Only the first error counts: later ones are consequences of it. */
 static void fail(struct parser *p, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -87,26 +71,6 @@ static void fail(struct parser *p, size_t offset, const char *fmt, ...)
         vsnprintf(p->msg, p->msgsz, fmt, ap);
         va_end(ap);
     }
-}
-
-/* Copy at most QUOTE_MAX bytes of s[0..n) into out, escaping anything that is not printable
- * ASCII, so that a message never carries raw control bytes to a terminal. */
-static const char *excerpt(char out[static QUOTE_MAX * 4 + 4], const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f)
-            out[o++] = (char)c;
-        else
-            o += (size_t)sprintf(out + o, "\\x%02x", c);
-    }
-    if (n > QUOTE_MAX) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
 }
 
 static bool is_name_start(int c)
@@ -152,13 +116,13 @@ static void lex_number(struct parser *p)
         }
     }
     size_t n = i - p->pos;
-    char q[QUOTE_MAX * 4 + 4];
+    char q[EXPR_QUOTE_SIZE];
     /* "1x" or "2.foo" is a typo, not a number followed by something */
     if (is_name_char(peek_at(p, i)) || peek_at(p, i) == '.') {
         size_t j = i;
         while (is_name_char(peek_at(p, j)) || peek_at(p, j) == '.')
             j++;
-        fail(p, p->pos, "invalid number '%s'", excerpt(q, p->src + p->pos, j - p->pos));
+        fail(p, p->pos, "invalid number '%s'", expr_excerpt(q, p->src + p->pos, j - p->pos));
         p->tok.kind = TOK_ERROR;
         return;
     }
@@ -167,7 +131,7 @@ static void lex_number(struct parser *p)
     double v = strtod(text, NULL);
     free(text);
     if (errno == ERANGE && isinf(v)) {
-        fail(p, p->pos, "number '%s' is out of range", excerpt(q, p->src + p->pos, n));
+        fail(p, p->pos, "number '%s' is out of range", expr_excerpt(q, p->src + p->pos, n));
         p->tok.kind = TOK_ERROR;
         return;
     }
@@ -210,8 +174,8 @@ static void lex_string(struct parser *p)
                 fail(p, p->pos, "unterminated string");
                 goto error;
             default: {
-                char q[QUOTE_MAX * 4 + 4];
-                fail(p, i, "unknown escape '\\%s'", excerpt(q, p->src + i + 1, 1));
+                char q[EXPR_QUOTE_SIZE];
+                fail(p, i, "unknown escape '\\%s'", expr_excerpt(q, p->src + i + 1, 1));
                 goto error;
             }
             }
@@ -243,12 +207,12 @@ static void lex_name(struct parser *p)
             break;
         bool step_name = i - p->pos == 5 && !memcmp(p->src + p->pos, "steps", 5);
         if (!is_name_start(peek_at(p, i + 1)) && !(step_name && is_digit(peek_at(p, i + 1)))) {
-            char q[QUOTE_MAX * 4 + 4];
+            char q[EXPR_QUOTE_SIZE];
             if (i + 1 >= p->len)
-                fail(p, i + 1, "expected a name after '%s'", excerpt(q, p->src + p->pos,
-                                                                    i + 1 - p->pos));
+                fail(p, i + 1, "expected a name after '%s'",
+                     expr_excerpt(q, p->src + p->pos, i + 1 - p->pos));
             else
-                fail(p, i + 1, "unexpected '%s'", excerpt(q, p->src + i + 1, 1));
+                fail(p, i + 1, "unexpected '%s'", expr_excerpt(q, p->src + i + 1, 1));
             p->tok.kind = TOK_ERROR;
             return;
         }
@@ -347,22 +311,23 @@ static void next(struct parser *p)
         p->pos += 2;
         return;
     }
-    char q[QUOTE_MAX * 4 + 4];
+    char q[EXPR_QUOTE_SIZE];
     if (c == '=')
         fail(p, p->pos, "unexpected '=' (use '==' to compare)");
     else
-        fail(p, p->pos, "unexpected '%s'", excerpt(q, p->src + p->pos, 1));
+        fail(p, p->pos, "unexpected '%s'", expr_excerpt(q, p->src + p->pos, 1));
     p->tok.kind = TOK_ERROR;
 }
 
 /* "unexpected 'x'" for the current token, or the end of the text. */
 static void fail_unexpected(struct parser *p)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[EXPR_QUOTE_SIZE];
     if (p->tok.kind == TOK_END)
         fail(p, p->tok.start, "unexpected end of expression");
     else
-        fail(p, p->tok.start, "unexpected '%s'", excerpt(q, p->src + p->tok.start, p->tok.len));
+        fail(p, p->tok.start, "unexpected '%s'",
+             expr_excerpt(q, p->src + p->tok.start, p->tok.len));
 }
 
 static struct expr *node_new(enum expr_op op, size_t offset)
@@ -425,8 +390,8 @@ static struct expr *make_ref(struct parser *p)
         e->step = xstrndup(seg[1], seglen[1]);
         e->name = xstrndup(seg[3], seglen[3]);
     } else {
-        char q[QUOTE_MAX * 4 + 4];
-        fail(p, p->tok.start, "unknown reference '%s'", excerpt(q, s, n));
+        char q[EXPR_QUOTE_SIZE];
+        fail(p, p->tok.start, "unknown reference '%s'", expr_excerpt(q, s, n));
         return NULL;
     }
 #undef SEG_IS
@@ -458,12 +423,12 @@ static struct expr *parse_primary(struct parser *p, int *depth)
         if (!e)
             return NULL;
         if (p->tok.kind != TOK_RPAREN) {
-            char q[QUOTE_MAX * 4 + 4];
+            char q[EXPR_QUOTE_SIZE];
             if (p->tok.kind == TOK_END)
                 fail(p, p->tok.start, "expected ')'");
             else
                 fail(p, p->tok.start, "expected ')', found '%s'",
-                     excerpt(q, p->src + p->tok.start, p->tok.len));
+                     expr_excerpt(q, p->src + p->tok.start, p->tok.len));
             expr_free(e);
             return NULL;
         }
@@ -627,323 +592,3 @@ out:
     return e;
 }
 
-/* ---- type checking ---- */
-
-static const char *type_name(enum expr_type t)
-{
-    switch (t) {
-    case TYPE_NUMBER: return "number";
-    case TYPE_STRING: return "string";
-    case TYPE_BOOL: return "boolean";
-    }
-    return "unknown";
-}
-
-static const char *op_name(enum expr_op op)
-{
-    switch (op) {
-    case EXPR_NOT: return "!";
-    case EXPR_AND: return "&&";
-    case EXPR_OR: return "||";
-    case EXPR_EQ: return "==";
-    case EXPR_NE: return "!=";
-    case EXPR_LT: return "<";
-    case EXPR_LE: return "<=";
-    case EXPR_GT: return ">";
-    case EXPR_GE: return ">=";
-    default: return "?";
-    }
-}
-
-/* The rule shared by the checker and the evaluator: the type of op applied to operands of
- * types a and b (b ignored for '!'), or false with msg set. */
-static bool op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum expr_type *res,
-                      char *msg, size_t msgsz)
-{
-    switch (op) {
-    case EXPR_NOT:
-        if (a != TYPE_BOOL) {
-            set_msg(msg, msgsz, "operator '!' needs a boolean, got %s", type_name(a));
-            return false;
-        }
-        break;
-    case EXPR_AND:
-    case EXPR_OR:
-        if (a != TYPE_BOOL || b != TYPE_BOOL) {
-            set_msg(msg, msgsz, "operator '%s' needs booleans, got %s and %s", op_name(op),
-                    type_name(a), type_name(b));
-            return false;
-        }
-        break;
-    case EXPR_EQ:
-    case EXPR_NE:
-        if (a != b) {
-            set_msg(msg, msgsz, "operator '%s' needs operands of the same type, got %s and %s",
-                    op_name(op), type_name(a), type_name(b));
-            return false;
-        }
-        break;
-    case EXPR_LT:
-    case EXPR_LE:
-    case EXPR_GT:
-    case EXPR_GE:
-        if (!(a == b && (a == TYPE_NUMBER || a == TYPE_STRING))) {
-            set_msg(msg, msgsz, "operator '%s' needs numbers, got %s and %s", op_name(op),
-                    type_name(a), type_name(b));
-            return false;
-        }
-        break;
-    default:
-        BUG("op_result on a leaf (%d)", (int)op);
-    }
-    *res = TYPE_BOOL;
-    return true;
-}
-
-int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_type *type,
-               int *err_offset, char *msg, size_t msgsz)
-{
-    enum expr_type a, b = TYPE_BOOL, t;
-    int off = e ? e->offset : 0;
-    if (!e) {
-        set_msg(msg, msgsz, "empty expression");
-        goto fail;
-    }
-    switch (e->op) {
-    case EXPR_NUMBER:
-    case EXPR_RUN_ID:
-    case EXPR_STEP_METRIC:
-        t = TYPE_NUMBER;
-        break;
-    case EXPR_STRING:
-    case EXPR_STEP_STATUS:
-        t = TYPE_STRING;
-        break;
-    case EXPR_BOOL:
-        t = TYPE_BOOL;
-        break;
-    case EXPR_PARAM:
-        if (!scope || !scope->param_type || !scope->param_type(scope->data, e->name, &t)) {
-            char q[QUOTE_MAX * 4 + 4];
-            set_msg(msg, msgsz, "unknown parameter '%s'", excerpt(q, e->name, strlen(e->name)));
-            goto fail;
-        }
-        break;
-    default:
-        if (expr_check(e->lhs, scope, &a, err_offset, msg, msgsz) < 0)
-            return -1;
-        if (e->op != EXPR_NOT && expr_check(e->rhs, scope, &b, err_offset, msg, msgsz) < 0)
-            return -1;
-        if (!op_result(e->op, a, b, &t, msg, msgsz))
-            goto fail;
-        break;
-    }
-    if (e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS) {
-        if (!scope || !scope->has_step || !scope->has_step(scope->data, e->step)) {
-            char q[QUOTE_MAX * 4 + 4];
-            set_msg(msg, msgsz, "unknown step '%s'", excerpt(q, e->step, strlen(e->step)));
-            goto fail;
-        }
-    }
-    if (type)
-        *type = t;
-    return 0;
-fail:
-    if (err_offset)
-        *err_offset = off;
-    return -1;
-}
-
-void expr_each_step(const struct expr *e, void (*cb)(void *data, const char *step), void *data)
-{
-    if (!e)
-        return;
-    if (e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS)
-        cb(data, e->step);
-    expr_each_step(e->lhs, cb, data);
-    expr_each_step(e->rhs, cb, data);
-}
-
-/* ---- values and evaluation ---- */
-
-void value_release(struct value *v)
-{
-    if (!v)
-        return;
-    free(v->str);
-    v->str = NULL;
-}
-
-char *value_to_string(const struct value *v)
-{
-    switch (v->type) {
-    case TYPE_STRING:
-        return xstrdup(v->str ? v->str : "");
-    case TYPE_BOOL:
-        return xstrdup(v->b ? "true" : "false");
-    case TYPE_NUMBER:
-        break;
-    }
-    double x = v->num;
-    if (isnan(x))
-        return xstrdup("nan");
-    if (isinf(x))
-        return xstrdup(x < 0 ? "-inf" : "inf");
-    if (x == 0)
-        return xstrdup("0"); /* also for -0, which no user means */
-    /* whole numbers print in full, not as 1e+15, up to where doubles stop being exact
-     * integers anyway */
-    if (x == floor(x) && fabs(x) < 9007199254740992.0)
-        return xasprintf("%.0f", x);
-    char buf[64];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    return xstrdup(buf);
-}
-
-/* a OP b for two values of one type (numbers compared as doubles, strings bytewise). */
-static bool compare(enum expr_op op, const struct value *a, const struct value *b)
-{
-    int c;
-    if (a->type == TYPE_NUMBER) /* not via c: every comparison with NaN is false */
-        switch (op) {
-        case EXPR_EQ: return a->num == b->num;
-        case EXPR_NE: return a->num != b->num;
-        case EXPR_LT: return a->num < b->num;
-        case EXPR_LE: return a->num <= b->num;
-        case EXPR_GT: return a->num > b->num;
-        case EXPR_GE: return a->num >= b->num;
-        default: BUG("not a comparison (%d)", (int)op);
-        }
-    if (a->type == TYPE_STRING)
-        c = strcmp(a->str ? a->str : "", b->str ? b->str : "");
-    else
-        c = (int)a->b - (int)b->b;
-    switch (op) {
-    case EXPR_EQ: return c == 0;
-    case EXPR_NE: return c != 0;
-    case EXPR_LT: return c < 0;
-    case EXPR_LE: return c <= 0;
-    case EXPR_GT: return c > 0;
-    case EXPR_GE: return c >= 0;
-    default: BUG("not a comparison (%d)", (int)op);
-    }
-}
-
-static int eval(const struct expr *e, const struct expr_env *env, struct value *out, char *msg,
-                size_t msgsz)
-{
-    memset(out, 0, sizeof(*out));
-    struct value a = {0}, b = {0};
-    int rc = -1;
-    char q1[QUOTE_MAX * 4 + 4], q2[QUOTE_MAX * 4 + 4];
-    switch (e->op) {
-    case EXPR_NUMBER:
-        out->type = TYPE_NUMBER;
-        out->num = e->num;
-        return 0;
-    case EXPR_STRING:
-        out->type = TYPE_STRING;
-        out->str = xstrdup(e->str);
-        return 0;
-    case EXPR_BOOL:
-        out->type = TYPE_BOOL;
-        out->b = e->b;
-        return 0;
-    case EXPR_RUN_ID:
-        out->type = TYPE_NUMBER;
-        out->num = (double)env->run_id;
-        return 0;
-    case EXPR_PARAM: {
-        struct value v = {0};
-        if (!env->param || env->param(env->data, e->name, &v) < 0) {
-            set_msg(msg, msgsz, "parameter '%s' has no value",
-                    excerpt(q1, e->name, strlen(e->name)));
-            return -1;
-        }
-        /* the env's value is borrowed: keep a copy */
-        *out = v;
-        if (v.type == TYPE_STRING)
-            out->str = xstrdup(v.str ? v.str : "");
-        else
-            out->str = NULL;
-        return 0;
-    }
-    case EXPR_STEP_METRIC:
-        out->type = TYPE_NUMBER;
-        if (!env->metric || env->metric(env->data, e->step, e->name, &out->num) < 0) {
-            set_msg(msg, msgsz, "metric '%s' of step '%s' does not exist",
-                    excerpt(q1, e->name, strlen(e->name)), excerpt(q2, e->step, strlen(e->step)));
-            return -1;
-        }
-        return 0;
-    case EXPR_STEP_STATUS: {
-        const char *s = NULL;
-        if (!env->status || env->status(env->data, e->step, &s) < 0 || !s) {
-            set_msg(msg, msgsz, "status of step '%s' is not known",
-                    excerpt(q1, e->step, strlen(e->step)));
-            return -1;
-        }
-        out->type = TYPE_STRING;
-        out->str = xstrdup(s);
-        return 0;
-    }
-    default:
-        break;
-    }
-
-    enum expr_type t;
-    if (eval(e->lhs, env, &a, msg, msgsz) < 0)
-        goto out;
-    if (e->op == EXPR_NOT) {
-        if (!op_result(e->op, a.type, a.type, &t, msg, msgsz))
-            goto out;
-        out->type = TYPE_BOOL;
-        out->b = !a.b;
-        rc = 0;
-        goto out;
-    }
-    /* short circuit: the right side may name a metric that only exists when the left holds */
-    if ((e->op == EXPR_AND || e->op == EXPR_OR) && a.type == TYPE_BOOL &&
-        a.b == (e->op == EXPR_OR)) {
-        out->type = TYPE_BOOL;
-        out->b = a.b;
-        rc = 0;
-        goto out;
-    }
-    if (eval(e->rhs, env, &b, msg, msgsz) < 0)
-        goto out;
-    /* the tree was checked against declared types; a run's values may still disagree */
-    if (!op_result(e->op, a.type, b.type, &t, msg, msgsz))
-        goto out;
-    out->type = TYPE_BOOL;
-    if (e->op == EXPR_AND || e->op == EXPR_OR)
-        out->b = b.b;
-    else
-        out->b = compare(e->op, &a, &b);
-    rc = 0;
-out:
-    value_release(&a);
-    value_release(&b);
-    return rc;
-}
-
-int expr_eval(const struct expr *e, const struct expr_env *env, struct value *out, char *msg,
-              size_t msgsz)
-{
-    if (msg && msgsz)
-        msg[0] = '\0';
-    if (!e) {
-        memset(out, 0, sizeof(*out));
-        set_msg(msg, msgsz, "empty expression");
-        return -1;
-    }
-    if (eval(e, env, out, msg, msgsz) < 0) {
-        value_release(out);
-        return -1;
-    }
-    return 0;
-}
