@@ -3,75 +3,14 @@
  * (won, lost, the model following the step), two processes racing for one decision,
  * deployments retiring the previous champion, catalog versions, and migration 2 over a
  * database of schema 1. Each test runs in a fresh mkdtemp folder. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <ftw.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/registry.h"
-#include "store/store.h"
-#include "util/err.h"
+#include "tests/unit/store_fixture.h"
 
-/* ---- fixture and helpers ----------------------------------------------------------------- */
+/* ---- fixture and helpers (the store's: tests/unit/store_fixture.h) ------------------------ */
 
-struct fx {
-    char dir[64];  /* the mkdtemp folder, removed at teardown */
-    char home[96]; /* dir/home */
-    struct store *st;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    struct err e = ERR_INIT;
-    strcpy(f->dir, "/tmp/sluice-registry.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->home, sizeof(f->home), "%s/home", f->dir);
-    f->st = store_open(f->home, &e);
-    if (!f->st) {
-        fprintf(stderr, "store_open: %s\n", e.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-#define E (&ok_e_)
-#define OK(call)                                                                                  \
-    do {                                                                                          \
-        struct err ok_e_ = ERR_INIT;                                                              \
-        if ((call) != 0)                                                                          \
-            fail_msg("%s failed: %s", #call, ok_e_.msg);                                          \
-    } while (0)
 /* The call must fail with STORE_NOT_FOUND. */
 #define NOT_FOUND(call)                                                                           \
     do {                                                                                          \
@@ -80,18 +19,18 @@ static int teardown(void **state)
         assert_int_equal(ok_e_.code, STORE_NOT_FOUND);                                            \
     } while (0)
 
-static const char *yaml = "pipeline: tumour\nsteps:\n  train: {run: 'true'}\n"
-                          "  approve: {kind: approve, needs: [train]}\n";
+static const char *yaml_tumour = "pipeline: tumour\nsteps:\n  train: {run: 'true'}\n"
+                                  "  approve: {kind: approve, needs: [train]}\n";
 
 /* A run of pipeline tumour with steps train, approve, deploy. */
-static int64_t new_run(struct store *st)
+static int64_t new_tumour_run(struct store *st)
 {
     static const char *const steps[] = {"train", "approve", "deploy"};
     static const char *const kinds[] = {"train", "approve", "deploy"};
     struct run_new rn = {
         .pipeline = "tumour",
-        .yaml = yaml,
-        .yaml_len = strlen(yaml),
+        .yaml = yaml_tumour,
+        .yaml_len = strlen(yaml_tumour),
         .trigger = "cli",
         .steps = steps,
         .kinds = kinds,
@@ -99,20 +38,6 @@ static int64_t new_run(struct store *st)
     };
     int64_t id = 0;
     OK(store_run_create(st, &rn, &id, E));
-    return id;
-}
-
-static int64_t step_id(struct store *st, int64_t run, const char *name)
-{
-    struct step_row *rows;
-    size_t n;
-    int64_t id = 0;
-    OK(store_steps_load(st, run, &rows, &n, E));
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(rows[i].name, name))
-            id = rows[i].id;
-    step_rows_free(rows, n);
-    assert_true(id > 0);
     return id;
 }
 
@@ -213,7 +138,7 @@ static int count_model_events(struct store *st, int64_t run, const char *detail)
 static void test_register_numbers_versions_per_name(void **state)
 {
     struct fx *f = *state;
-    int64_t r1 = new_run(f->st), r2 = new_run(f->st), r3 = new_run(f->st);
+    int64_t r1 = new_tumour_run(f->st), r2 = new_tumour_run(f->st), r3 = new_tumour_run(f->st);
     struct model_row m;
     int64_t art = artifact(f->st, 'c');
     OK(store_model_register(f->st, "tumour", art, r1, "approve", "{\"evaluate.f1\": 0.91}", &m,
@@ -250,7 +175,7 @@ static void test_register_numbers_versions_per_name(void **state)
 
     /* a model needs an existing artifact and a name */
     struct err e = ERR_INIT;
-    int64_t r4 = new_run(f->st);
+    int64_t r4 = new_tumour_run(f->st);
     assert_int_equal(store_model_register(f->st, "tumour", 999999, r4, "approve", NULL, &m, &e),
                      -1);
     assert_non_null(strstr(e.msg, "model 'tumour'"));
@@ -265,7 +190,7 @@ static void test_get_and_list_order(void **state)
     struct fx *f = *state;
     int64_t runs[4];
     for (int i = 0; i < 4; i++)
-        runs[i] = new_run(f->st);
+        runs[i] = new_tumour_run(f->st);
     reg(f->st, "tumour", runs[0], 1);
     reg(f->st, "lungs", runs[1], 1);
     reg(f->st, "tumour", runs[2], 2);
@@ -307,7 +232,7 @@ static void test_get_and_list_order(void **state)
 static void test_set_status_is_conditional(void **state)
 {
     struct fx *f = *state;
-    int64_t run = new_run(f->st);
+    int64_t run = new_tumour_run(f->st);
     int64_t id = reg(f->st, "tumour", run, 1);
     bool changed = true;
     OK(store_model_set_status(f->st, id, "approved", "deployed", &changed, E));
@@ -335,7 +260,7 @@ static void test_set_status_is_conditional(void **state)
 static void test_decide_approve(void **state)
 {
     struct fx *f = *state;
-    int64_t run = new_run(f->st);
+    int64_t run = new_tumour_run(f->st);
     reg(f->st, "tumour", run, 1);
     bool won = true;
     /* not reached yet: the step is pending, nothing is decided */
@@ -379,7 +304,7 @@ static void test_decide_approve(void **state)
 static void test_decide_reject_and_plain_gate(void **state)
 {
     struct fx *f = *state;
-    int64_t run = new_run(f->st);
+    int64_t run = new_tumour_run(f->st);
     reg(f->st, "tumour", run, 1);
     make_waiting(f->st, run);
     bool won = false;
@@ -393,7 +318,7 @@ static void test_decide_reject_and_plain_gate(void **state)
     assert_int_equal(count_model_events(f->st, run, "tumour version 1: pending -> rejected"), 1);
 
     /* an approve step without model: a plain gate */
-    int64_t gate = new_run(f->st);
+    int64_t gate = new_tumour_run(f->st);
     make_waiting(f->st, gate);
     OK(store_approval_decide(f->st, gate, "approve", true, "dave", NULL, &won, E));
     assert_true(won);
@@ -401,7 +326,7 @@ static void test_decide_reject_and_plain_gate(void **state)
     assert_int_equal(count_approvals(f->st, gate), 1);
 
     /* a model no longer pending (say, retired by hand) keeps its status */
-    int64_t r3 = new_run(f->st);
+    int64_t r3 = new_tumour_run(f->st);
     int64_t id = reg(f->st, "tumour", r3, 2);
     bool changed;
     OK(store_model_set_status(f->st, id, NULL, "retired", &changed, E));
@@ -416,7 +341,7 @@ static void test_decide_reject_and_plain_gate(void **state)
 static void test_decide_inside_a_transaction(void **state)
 {
     struct fx *f = *state;
-    int64_t run = new_run(f->st);
+    int64_t run = new_tumour_run(f->st);
     reg(f->st, "tumour", run, 1);
     make_waiting(f->st, run);
     bool won = false;
@@ -436,7 +361,7 @@ static void test_two_processes_race_to_decide(void **state)
     enum { NRUNS = 20, NPROC = 4 };
     int64_t runs[NRUNS];
     for (int i = 0; i < NRUNS; i++) {
-        runs[i] = new_run(f->st);
+        runs[i] = new_tumour_run(f->st);
         reg(f->st, "tumour", runs[i], i + 1);
         make_waiting(f->st, runs[i]);
     }
@@ -514,7 +439,7 @@ static void test_two_processes_race_to_decide(void **state)
 static void test_deployments(void **state)
 {
     struct fx *f = *state;
-    int64_t r1 = new_run(f->st), r2 = new_run(f->st), r3 = new_run(f->st);
+    int64_t r1 = new_tumour_run(f->st), r2 = new_tumour_run(f->st), r3 = new_tumour_run(f->st);
     int64_t v1 = reg(f->st, "tumour", r1, 1), v2 = reg(f->st, "tumour", r2, 2);
     int64_t other = reg(f->st, "lungs", r3, 1);
     struct model_row m;
@@ -588,7 +513,7 @@ static void test_deployments(void **state)
 static void test_catalog(void **state)
 {
     struct fx *f = *state;
-    int64_t r1 = new_run(f->st), r2 = new_run(f->st);
+    int64_t r1 = new_tumour_run(f->st), r2 = new_tumour_run(f->st);
     int64_t art = artifact(f->st, 'd');
     struct catalog_row c;
     NOT_FOUND(store_catalog_latest(f->st, "tumours", &c, E));
@@ -648,22 +573,12 @@ static void raw_exec(sqlite3 *db, const char *sql)
         fail_msg("%s: %s", sql, msg);
 }
 
-static int raw_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    int v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
 /* A database written by a sluice of schema 1 (deployments without run_id, attempts without
  * step_pid) is brought up to date and keeps its rows. */
 static void test_migration_from_schema_1(void **state)
 {
     struct fx *f = *state;
-    int64_t run = new_run(f->st);
+    int64_t run = new_tumour_run(f->st);
     int64_t id = reg(f->st, "tumour", run, 1);
     OK(store_deployment_add(f->st, id, run, "/srv/t", "blue", "deployed", E));
     store_close(f->st);
