@@ -2,6 +2,7 @@
  * moves a month, a day or an hour at a time when that unit cannot match, so even a schedule
  * that never fires costs a few thousand steps, not a minute-by-minute walk over years. */
 #include "pipeline/cron.h"
+#include "pipeline/diag.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define EXCERPT_MAX 40
 
 struct field_def {
     const char *name;
@@ -61,25 +61,6 @@ static int fail(struct cparse *cp, size_t offset, const char *fmt, ...)
     return -1;
 }
 
-/* Up to EXCERPT_MAX bytes of s[0..n), non-printable bytes escaped. */
-static const char *excerpt(char out[static EXCERPT_MAX * 4 + 4], const char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < EXCERPT_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f)
-            out[o++] = (char)c;
-        else
-            o += (size_t)sprintf(out + o, "\\x%02x", c);
-    }
-    if (n > EXCERPT_MAX) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -100,7 +81,7 @@ static bool is_alpha(char c)
 static int parse_value(struct cparse *cp, const struct field_def *fd, const char *s, size_t *i,
                        size_t end, size_t field_start, int *out, bool *named)
 {
-    char q[EXCERPT_MAX * 4 + 4];
+    char q[DIAG_QUOTE_SIZE];
     size_t start = *i, j = *i;
     *named = false;
     if (j < end && is_digit(s[j])) {
@@ -112,7 +93,7 @@ static int parse_value(struct cparse *cp, const struct field_def *fd, const char
         }
         if (v < fd->min || v > fd->max)
             return fail(cp, field_start, "%s '%s' out of range %d-%d", fd->name,
-                        excerpt(q, s + start, j - start), fd->min, fd->max);
+                        diag_excerpt(q, s + start, j - start), fd->min, fd->max);
         *out = (int)v;
         *i = j;
         return 0;
@@ -125,9 +106,9 @@ static int parse_value(struct cparse *cp, const struct field_def *fd, const char
             k++;
         if (k == start)
             return fail(cp, field_start, "%s '%s' is missing a value", fd->name,
-                        excerpt(q, s + field_start, end - field_start));
+                        diag_excerpt(q, s + field_start, end - field_start));
         return fail(cp, field_start, "%s '%s' is not a number", fd->name,
-                    excerpt(q, s + start, k - start));
+                    diag_excerpt(q, s + start, k - start));
     }
     if (fd->names && j - start == 3) {
         for (int k = 0; fd->names[k]; k++) {
@@ -141,9 +122,9 @@ static int parse_value(struct cparse *cp, const struct field_def *fd, const char
     }
     if (fd->names)
         return fail(cp, field_start, "unknown %s name '%s'", fd->name,
-                    excerpt(q, s + start, j - start));
+                    diag_excerpt(q, s + start, j - start));
     return fail(cp, field_start, "%s '%s' is not a number", fd->name,
-                excerpt(q, s + start, j - start));
+                diag_excerpt(q, s + start, j - start));
 }
 
 /* Parse one field s[start..end) into a bit set (bit v for value v; day-of-week 7 folded
@@ -152,7 +133,7 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
                        uint64_t *bits)
 {
     const struct field_def *fd = &fields[idx];
-    char q[EXCERPT_MAX * 4 + 4];
+    char q[DIAG_QUOTE_SIZE];
     size_t i = start;
     *bits = 0;
     for (;;) {
@@ -180,7 +161,7 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
                     while (k < end && s[k] != ',' && s[k] != '/')
                         k++;
                     return fail(cp, start, "%s range '%s' goes backwards", fd->name,
-                                excerpt(q, s + item, k - item));
+                                diag_excerpt(q, s + item, k - item));
                 }
             } else if (i < end && s[i] == '/') {
                 hi = fd->max; /* "a/n": from a to the end of the field */
@@ -199,20 +180,20 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
                 while (k < end && s[k] != ',')
                     k++;
                 return fail(cp, start, "step '%s' is not a number",
-                            excerpt(q, s + sstart, k - sstart));
+                            diag_excerpt(q, s + sstart, k - sstart));
             }
             if (v == 0)
                 return fail(cp, start, "step '%s' must be positive",
-                            excerpt(q, s + sstart, i - sstart));
+                            diag_excerpt(q, s + sstart, i - sstart));
             step = v > 1000 ? 1000 : (int)v;
         }
         if (i < end && s[i] != ',') {
             size_t k = i;
             while (k < end && s[k] != ',')
                 k++;
-            char q2[EXCERPT_MAX * 4 + 4];
-            return fail(cp, start, "unexpected '%s' in %s '%s'", excerpt(q, s + i, 1), fd->name,
-                        excerpt(q2, s + item, k - item));
+            char q2[DIAG_QUOTE_SIZE];
+            return fail(cp, start, "unexpected '%s' in %s '%s'", diag_excerpt(q, s + i, 1), fd->name,
+                        diag_excerpt(q2, s + item, k - item));
         }
         for (int v = lo; v <= hi; v += step)
             *bits |= (uint64_t)1 << v;
@@ -221,7 +202,7 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
         i++; /* the ',' */
         if (i >= end)
             return fail(cp, start, "%s '%s' is missing a value", fd->name,
-                        excerpt(q, s + start, end - start));
+                        diag_excerpt(q, s + start, end - start));
     }
 }
 
@@ -267,7 +248,7 @@ static int parse_fields(struct cparse *cp, const char *s, struct cron *c)
 int cron_parse(const char *expr, struct cron *c, int *err_offset, char *msg, size_t msgsz)
 {
     struct cparse cp = {err_offset, msg, msgsz};
-    char q[EXCERPT_MAX * 4 + 4];
+    char q[DIAG_QUOTE_SIZE];
     memset(c, 0, sizeof(*c));
     if (msg && msgsz)
         msg[0] = '\0';
@@ -287,11 +268,11 @@ int cron_parse(const char *expr, struct cron *c, int *err_offset, char *msg, siz
             if (strlen(macros[m].name) == j - i && !strncasecmp(expr + i, macros[m].name, j - i)) {
                 if (expr[k])
                     return fail(&cp, k, "unexpected '%s' after '%s'",
-                                excerpt(q, expr + k, strlen(expr + k)), macros[m].name);
+                                diag_excerpt(q, expr + k, strlen(expr + k)), macros[m].name);
                 return parse_fields(&cp, macros[m].expansion, c);
             }
         }
-        return fail(&cp, i, "unknown macro '%s'", excerpt(q, expr + i, j - i));
+        return fail(&cp, i, "unknown macro '%s'", diag_excerpt(q, expr + i, j - i));
     }
     return parse_fields(&cp, expr, c);
 }

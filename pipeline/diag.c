@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pipeline/yaml.h"
 #include "util/strbuf.h"
@@ -139,4 +140,22 @@ void diag_print(const struct diag_list *dl, const char *file, const char *text, 
     }
     ytext_lines_release(&tl);
     free(order);
+}
+
+const char *diag_excerpt(char out[static DIAG_QUOTE_SIZE], const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < DIAG_QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            out[o++] = (char)c;
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", c);
+    }
+    if (n > DIAG_QUOTE_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -31,4 +31,14 @@ void diag_list_release(struct diag_list *dl);
 void diag_print(const struct diag_list *dl, const char *file, const char *text, size_t text_len,
                 FILE *out);
 
+/* How much of an offending token a message quotes, and the buffer diag_excerpt needs for it:
+ * every byte may become "\xNN", then "..." and a NUL. */
+#define DIAG_QUOTE_MAX 40
+#define DIAG_QUOTE_SIZE (DIAG_QUOTE_MAX * 4 + 4)
+
+/* Copy at most DIAG_QUOTE_MAX bytes of s[0..n) into out, escaping anything that is not
+ * printable ASCII, so that a message never carries raw control bytes from a hostile file to a
+ * terminal. Returns out. */
+const char *diag_excerpt(char out[static DIAG_QUOTE_SIZE], const char *s, size_t n);
+
 #endif

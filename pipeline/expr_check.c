@@ -103,9 +103,9 @@ int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_t
         break;
     case EXPR_PARAM:
         if (!scope || !scope->param_type || !scope->param_type(scope->data, e->name, &t)) {
-            char q[EXPR_QUOTE_SIZE];
+            char q[DIAG_QUOTE_SIZE];
             expr_set_msg(msg, msgsz, "unknown parameter '%s'",
-                         expr_excerpt(q, e->name, strlen(e->name)));
+                         diag_excerpt(q, e->name, strlen(e->name)));
             goto fail;
         }
         break;
@@ -120,9 +120,9 @@ int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_t
     }
     if (e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS) {
         if (!scope || !scope->has_step || !scope->has_step(scope->data, e->step)) {
-            char q[EXPR_QUOTE_SIZE];
+            char q[DIAG_QUOTE_SIZE];
             expr_set_msg(msg, msgsz, "unknown step '%s'",
-                         expr_excerpt(q, e->step, strlen(e->step)));
+                         diag_excerpt(q, e->step, strlen(e->step)));
             goto fail;
         }
     }

@@ -83,7 +83,7 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
     memset(out, 0, sizeof(*out));
     struct value a = {0}, b = {0};
     int rc = -1;
-    char q1[EXPR_QUOTE_SIZE], q2[EXPR_QUOTE_SIZE];
+    char q1[DIAG_QUOTE_SIZE], q2[DIAG_QUOTE_SIZE];
     switch (e->op) {
     case EXPR_NUMBER:
         out->type = TYPE_NUMBER;
@@ -105,7 +105,7 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
         struct value v = {0};
         if (!env->param || env->param(env->data, e->name, &v) < 0) {
             expr_set_msg(msg, msgsz, "parameter '%s' has no value",
-                         expr_excerpt(q1, e->name, strlen(e->name)));
+                         diag_excerpt(q1, e->name, strlen(e->name)));
             return -1;
         }
         /* the env's value is borrowed: keep a copy */
@@ -120,8 +120,8 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
         out->type = TYPE_NUMBER;
         if (!env->metric || env->metric(env->data, e->step, e->name, &out->num) < 0) {
             expr_set_msg(msg, msgsz, "metric '%s' of step '%s' does not exist",
-                         expr_excerpt(q1, e->name, strlen(e->name)),
-                         expr_excerpt(q2, e->step, strlen(e->step)));
+                         diag_excerpt(q1, e->name, strlen(e->name)),
+                         diag_excerpt(q2, e->step, strlen(e->step)));
             return -1;
         }
         return 0;
@@ -129,7 +129,7 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
         const char *s = NULL;
         if (!env->status || env->status(env->data, e->step, &s) < 0 || !s) {
             expr_set_msg(msg, msgsz, "status of step '%s' is not known",
-                         expr_excerpt(q1, e->step, strlen(e->step)));
+                         diag_excerpt(q1, e->step, strlen(e->step)));
             return -1;
         }
         out->type = TYPE_STRING;

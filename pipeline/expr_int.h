@@ -1,5 +1,5 @@
 /* What the expression language's files share (expr_parse.c, expr_check.c, expr_eval.c,
- * expr_msg.c): messages that quote hostile text safely, and the typing rule of the operators.
+ * expr_msg.c): message helpers, and the typing rule of the operators.
  * Private to pipeline/expr*.c; the functions are expr_* because they are no longer static. */
 #ifndef SLUICE_PIPELINE_EXPR_INT_H
 #define SLUICE_PIPELINE_EXPR_INT_H
@@ -7,19 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pipeline/diag.h"
 #include "pipeline/expr.h"
 
 /* ---- messages (expr_msg.c) ---- */
-
-/* How much of an offending token a message quotes. */
-#define EXPR_QUOTE_MAX 40
-/* The buffer expr_excerpt needs: every byte may become "\xNN", then "..." and a NUL. */
-#define EXPR_QUOTE_SIZE (EXPR_QUOTE_MAX * 4 + 4)
-
-/* Copy at most EXPR_QUOTE_MAX bytes of s[0..n) into out, escaping anything that is not
- * printable ASCII, so that a message never carries raw control bytes to a terminal. Returns
- * out. */
-const char *expr_excerpt(char out[static EXPR_QUOTE_SIZE], const char *s, size_t n);
 
 /* snprintf into msg[0..msgsz); does nothing when msg is NULL or msgsz is 0. */
 void expr_set_msg(char *msg, size_t msgsz, const char *fmt, ...)

@@ -116,13 +116,13 @@ static void lex_number(struct parser *p)
         }
     }
     size_t n = i - p->pos;
-    char q[EXPR_QUOTE_SIZE];
+    char q[DIAG_QUOTE_SIZE];
     /* "1x" or "2.foo" is a typo, not a number followed by something */
     if (is_name_char(peek_at(p, i)) || peek_at(p, i) == '.') {
         size_t j = i;
         while (is_name_char(peek_at(p, j)) || peek_at(p, j) == '.')
             j++;
-        fail(p, p->pos, "invalid number '%s'", expr_excerpt(q, p->src + p->pos, j - p->pos));
+        fail(p, p->pos, "invalid number '%s'", diag_excerpt(q, p->src + p->pos, j - p->pos));
         p->tok.kind = TOK_ERROR;
         return;
     }
@@ -131,7 +131,7 @@ static void lex_number(struct parser *p)
     double v = strtod(text, NULL);
     free(text);
     if (errno == ERANGE && isinf(v)) {
-        fail(p, p->pos, "number '%s' is out of range", expr_excerpt(q, p->src + p->pos, n));
+        fail(p, p->pos, "number '%s' is out of range", diag_excerpt(q, p->src + p->pos, n));
         p->tok.kind = TOK_ERROR;
         return;
     }
@@ -174,8 +174,8 @@ static void lex_string(struct parser *p)
                 fail(p, p->pos, "unterminated string");
                 goto error;
             default: {
-                char q[EXPR_QUOTE_SIZE];
-                fail(p, i, "unknown escape '\\%s'", expr_excerpt(q, p->src + i + 1, 1));
+                char q[DIAG_QUOTE_SIZE];
+                fail(p, i, "unknown escape '\\%s'", diag_excerpt(q, p->src + i + 1, 1));
                 goto error;
             }
             }
@@ -207,12 +207,12 @@ static void lex_name(struct parser *p)
             break;
         bool step_name = i - p->pos == 5 && !memcmp(p->src + p->pos, "steps", 5);
         if (!is_name_start(peek_at(p, i + 1)) && !(step_name && is_digit(peek_at(p, i + 1)))) {
-            char q[EXPR_QUOTE_SIZE];
+            char q[DIAG_QUOTE_SIZE];
             if (i + 1 >= p->len)
                 fail(p, i + 1, "expected a name after '%s'",
-                     expr_excerpt(q, p->src + p->pos, i + 1 - p->pos));
+                     diag_excerpt(q, p->src + p->pos, i + 1 - p->pos));
             else
-                fail(p, i + 1, "unexpected '%s'", expr_excerpt(q, p->src + i + 1, 1));
+                fail(p, i + 1, "unexpected '%s'", diag_excerpt(q, p->src + i + 1, 1));
             p->tok.kind = TOK_ERROR;
             return;
         }
@@ -311,23 +311,23 @@ static void next(struct parser *p)
         p->pos += 2;
         return;
     }
-    char q[EXPR_QUOTE_SIZE];
+    char q[DIAG_QUOTE_SIZE];
     if (c == '=')
         fail(p, p->pos, "unexpected '=' (use '==' to compare)");
     else
-        fail(p, p->pos, "unexpected '%s'", expr_excerpt(q, p->src + p->pos, 1));
+        fail(p, p->pos, "unexpected '%s'", diag_excerpt(q, p->src + p->pos, 1));
     p->tok.kind = TOK_ERROR;
 }
 
 /* "unexpected 'x'" for the current token, or the end of the text. */
 static void fail_unexpected(struct parser *p)
 {
-    char q[EXPR_QUOTE_SIZE];
+    char q[DIAG_QUOTE_SIZE];
     if (p->tok.kind == TOK_END)
         fail(p, p->tok.start, "unexpected end of expression");
     else
         fail(p, p->tok.start, "unexpected '%s'",
-             expr_excerpt(q, p->src + p->tok.start, p->tok.len));
+             diag_excerpt(q, p->src + p->tok.start, p->tok.len));
 }
 
 static struct expr *node_new(enum expr_op op, size_t offset)
@@ -390,8 +390,8 @@ static struct expr *make_ref(struct parser *p)
         e->step = xstrndup(seg[1], seglen[1]);
         e->name = xstrndup(seg[3], seglen[3]);
     } else {
-        char q[EXPR_QUOTE_SIZE];
-        fail(p, p->tok.start, "unknown reference '%s'", expr_excerpt(q, s, n));
+        char q[DIAG_QUOTE_SIZE];
+        fail(p, p->tok.start, "unknown reference '%s'", diag_excerpt(q, s, n));
         return NULL;
     }
 #undef SEG_IS
@@ -423,12 +423,12 @@ static struct expr *parse_primary(struct parser *p, int *depth)
         if (!e)
             return NULL;
         if (p->tok.kind != TOK_RPAREN) {
-            char q[EXPR_QUOTE_SIZE];
+            char q[DIAG_QUOTE_SIZE];
             if (p->tok.kind == TOK_END)
                 fail(p, p->tok.start, "expected ')'");
             else
                 fail(p, p->tok.start, "expected ')', found '%s'",
-                     expr_excerpt(q, p->src + p->tok.start, p->tok.len));
+                     diag_excerpt(q, p->src + p->tok.start, p->tok.len));
             expr_free(e);
             return NULL;
         }
