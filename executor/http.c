@@ -103,15 +103,23 @@ static bool has_http_scheme(const char *url)
     return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
 }
 
-static double now_s(void)
+double http_clock_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "1.5 MiB" */
-static void format_bytes(int64_t n, char *buf, size_t size)
+bool http_progress_due(double *last)
+{
+    double now = http_clock_s();
+    if (now - *last < 1.0)
+        return false;
+    *last = now;
+    return true;
+}
+
+void http_format_bytes(int64_t n, char *buf, size_t size)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)n;
@@ -184,17 +192,16 @@ static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
     (void)ultotal;
     (void)ulnow;
     struct transfer *t = clientp;
-    double now = now_s();
-    if (now - t->last_progress < 1.0)
+    if (!http_progress_due(&t->last_progress))
         return 0;
-    t->last_progress = now;
+    double now = t->last_progress;
     char have[32], total[32];
-    format_bytes(dlnow, have, sizeof(have));
+    http_format_bytes(dlnow, have, sizeof(have));
     double rate = (double)dlnow / (now - t->started);
     char speed[32];
-    format_bytes((int64_t)rate, speed, sizeof(speed));
+    http_format_bytes((int64_t)rate, speed, sizeof(speed));
     if (dltotal > 0) {
-        format_bytes(dltotal, total, sizeof(total));
+        http_format_bytes(dltotal, total, sizeof(total));
         fprintf(t->opt->progress, "downloading '%s': %s of %s (%d%%), %s/s\n", t->url, have, total,
                 (int)(100 * dlnow / dltotal), speed);
     } else {
@@ -334,7 +341,7 @@ int http_fetch(const char *url, int fd, const struct http_options *opt, struct h
     char errbuf[CURL_ERROR_SIZE] = "";
     struct transfer t = {
         .url = url, .verb = "download", .fd = fd, .cap = opt->max_size, .opt = opt};
-    t.started = t.last_progress = now_s();
+    t.started = t.last_progress = http_clock_s();
     CURLcode rc = configure(c, url, &t, errbuf, opt->connect_timeout_ms, opt->timeout_ms);
     if (!rc)
         rc = set_long(c, CURLOPT_FAILONERROR, 1L);

@@ -51,4 +51,16 @@ int http_fetch(const char *url, int fd, const struct http_options *opt, struct h
  * and the whole exchange. Returns 0 when a response arrived, -1 with e filled otherwise. */
 int http_get_status(const char *url, long timeout_ms, long *status, struct err *e);
 
+/* ---- progress lines, for downloads here and local copies (ingest.c) ---- */
+
+/* Monotonic seconds. */
+double http_clock_s(void);
+
+/* True, and *last set to now, when at least a second has passed since *last (http_clock_s
+ * seconds: start it at http_clock_s() for a first line after one second). */
+bool http_progress_due(double *last);
+
+/* n bytes for people: "512 B", "1.5 MiB". */
+void http_format_bytes(int64_t n, char *buf, size_t size);
+
 #endif

@@ -52,28 +52,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void format_bytes(int64_t n, char *buf, size_t size)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, size, "%lld B", (long long)n);
-    else
-        snprintf(buf, size, "%.1f %s", v, units[u]);
-}
-
 static bool valid_sha256(const char *s)
 {
     size_t n = 0;
@@ -179,13 +157,11 @@ static int resolve_source(const struct ingest_options *opt, enum source_kind *ki
 static void local_progress(const struct ingest_options *opt, const char *path, int64_t done,
                            int64_t total, double *last)
 {
-    double now = now_s();
-    if (!opt->progress || now - *last < 1.0)
+    if (!opt->progress || !http_progress_due(last))
         return;
-    *last = now;
     char have[32], all[32];
-    format_bytes(done, have, sizeof(have));
-    format_bytes(total, all, sizeof(all));
+    http_format_bytes(done, have, sizeof(have));
+    http_format_bytes(total, all, sizeof(all));
     fprintf(opt->progress, "copying '%s': %s of %s (%d%%)\n", path, have, all,
             total > 0 ? (int)(100 * done / total) : 100);
     fflush(opt->progress);
@@ -223,7 +199,7 @@ static int copy_local(const struct ingest_options *opt, const char *path, int64_
     res->url = path_to_url(realpath(path, real) ? real : path);
 
     buf = xmalloc(COPY_CHUNK);
-    double last = now_s();
+    double last = http_clock_s();
     for (;;) {
         ssize_t n = read(fd, buf, COPY_CHUNK);
         if (n < 0 && errno == EINTR)

@@ -439,9 +439,34 @@ static void test_http_get_status_connection_refused(void **state)
     free(url);
 }
 
+/* Progress lines: sizes for people, and at most one line a second. */
+static void test_progress_helpers(void **state)
+{
+    (void)state;
+    char b[32];
+    static const struct {
+        int64_t n;
+        const char *want;
+    } sizes[] = {{0, "0 B"},           {512, "512 B"},       {1023, "1023 B"},
+                 {1024, "1.0 KiB"},    {1536, "1.5 KiB"},    {3 << 20, "3.0 MiB"},
+                 {5LL << 30, "5.0 GiB"}, {2048LL << 40, "2048.0 TiB"}};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        http_format_bytes(sizes[i].n, b, sizeof(b));
+        assert_string_equal(b, sizes[i].want);
+    }
+    double last = http_clock_s();
+    assert_false(http_progress_due(&last)); /* not a second yet */
+    double before = last - 2;
+    last = before;
+    assert_true(http_progress_due(&last));
+    assert_true(last >= before + 2); /* moved to now */
+    assert_false(http_progress_due(&last));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_progress_helpers),
         cmocka_unit_test_setup_teardown(test_local_relative_copy_and_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_folders_are_made, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_url_with_escapes, setup, teardown),
