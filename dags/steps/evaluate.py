@@ -9,26 +9,14 @@ roc_fpr = 0, 0.05, ..., 1) and precision/recall at the decision thresholds 0.1, 
 The pipeline's approval is gated on f1.
 """
 import argparse
-import csv
 import json
 import os
 import pickle
-import sys
+
+from stepkit import fail, need_env, read_csv
 
 FPR_GRID = [i / 20 for i in range(21)]
 THRESHOLDS = [i / 10 for i in range(1, 10)]
-
-
-def fail(msg):
-    print(f"error: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def need_env(name):
-    value = os.environ.get(name)
-    if not value:
-        fail(f"${name} is not set; run this script as a sluice step")
-    return value
 
 
 def load_bundle(path):
@@ -47,16 +35,7 @@ def read_test(path, features, label, classes):
     """The test rows as a matrix in the model's feature order, and their labels as indices."""
     import numpy as np
 
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            fail(f"'{path}' is empty")
-        rows = [r for r in reader if r]
-    missing = [c for c in features + [label] if c not in header]
-    if missing:
-        fail(f"'{path}' lacks the column(s) '{', '.join(missing)}' the model needs")
+    header, rows = read_csv(path, need=features + [label])
     idx = [header.index(c) for c in features]
     lab = header.index(label)
     x, y = [], []

@@ -9,37 +9,10 @@ import argparse
 import csv
 import json
 import os
-import sys
+
+from stepkit import fail, need_env, read_csv
 
 LABEL = "diagnosis"
-
-
-def fail(msg):
-    print(f"error: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def need_env(name):
-    value = os.environ.get(name)
-    if not value:
-        fail(f"${name} is not set; run this script as a sluice step")
-    return value
-
-
-def read_table(path):
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            fail(f"'{path}' is empty")
-        rows = [r for r in reader if r]
-    if LABEL not in header:
-        fail(f"'{path}' has no column '{LABEL}'")
-    for n, r in enumerate(rows, start=2):
-        if len(r) != len(header):
-            fail(f"'{path}' line {n}: {len(r)} fields, the header has {len(header)}")
-    return header, rows
 
 
 def write_table(path, header, rows):
@@ -68,7 +41,7 @@ def main():
     # Imported late so that a usage error does not pay for loading scikit-learn.
     from sklearn.model_selection import train_test_split
 
-    header, rows = read_table(raw)
+    header, rows = read_csv(raw, need=[LABEL])
     col = header.index(LABEL)
     labels = [r[col] for r in rows]
     # Stratified: both parts keep the malignant/benign ratio of the whole table.

@@ -11,42 +11,22 @@ order], "label": "diagnosis", "classes": ["benign", "malignant"] (index = the mo
 "positive": "malignant", "sklearn_version", "params"}. evaluate.py and serve.py read it.
 """
 import argparse
-import csv
 import json
 import os
 import pickle
-import sys
 import warnings
+
+from stepkit import fail, need_env, read_csv
 
 LABEL = "diagnosis"
 CLASSES = ["benign", "malignant"]  # class 1 (positive) is malignant
-
-
-def fail(msg):
-    print(f"error: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def need_env(name):
-    value = os.environ.get(name)
-    if not value:
-        fail(f"${name} is not set; run this script as a sluice step")
-    return value
 
 
 def read_xy(path):
     """Features as a float matrix, labels as 0/1, and the feature names, from a CSV."""
     import numpy as np
 
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            fail(f"'{path}' is empty")
-        rows = [r for r in reader if r]
-    if LABEL not in header:
-        fail(f"'{path}' has no column '{LABEL}'")
+    header, rows = read_csv(path, need=[LABEL])
     col = header.index(LABEL)
     features = [h for i, h in enumerate(header) if i != col]
     x, y = [], []
