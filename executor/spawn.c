@@ -4,6 +4,7 @@
  * pid plus start time; they use only libc, since the shim calls proc_start_time() too. */
 #include "executor/spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -14,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor/shim.h"
@@ -127,6 +130,81 @@ int proc_kill_group(pid_t pid, unsigned long long start, int sig)
         close(pidfd);
     errno = saved;
     return rc < 0 ? -1 : 0;
+}
+
+/* The environment of pid (NUL-separated entries) into buf; false when it cannot be read (another
+ * user's process, a zombie, a kernel thread). */
+static bool read_environ(pid_t pid, struct strbuf *buf)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    strbuf_reset(buf);
+    return strbuf_read_file(buf, path, 1 << 20) != -1 && buf->len > 0;
+}
+
+/* Whether the environment in env holds every entry of kv and dir_var=a path to the folder
+ * identified by want. */
+static bool environ_matches(const struct strbuf *env, const char *const *kv, size_t n,
+                            const char *dir_var, const struct stat *want)
+{
+    size_t found = 0, dlen = strlen(dir_var);
+    bool dir_ok = false;
+    for (size_t off = 0; off < env->len;) {
+        const char *e = env->buf + off;
+        size_t len = strnlen(e, env->len - off);
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(e, kv[i]))
+                found |= (size_t)1 << i;
+        if (!dir_ok && !strncmp(e, dir_var, dlen) && e[dlen] == '=') {
+            struct stat st;
+            dir_ok = stat(e + dlen + 1, &st) == 0 && st.st_dev == want->st_dev &&
+                     st.st_ino == want->st_ino;
+        }
+        off += len + 1;
+    }
+    return dir_ok && found == ((size_t)1 << n) - 1;
+}
+
+int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const char *dir)
+{
+    if (n >= sizeof(size_t) * 8)
+        BUG("proc_kill_env: %zu entries", n);
+    struct stat want;
+    if (stat(dir, &want) < 0)
+        return -1;
+    struct strbuf env = STRBUF_INIT;
+    pid_t self = getpid(), own_group = getpgrp();
+    int killed = 0;
+    for (int round = 0; round < 10; round++) {
+        DIR *d = opendir("/proc");
+        if (!d) {
+            strbuf_release(&env);
+            return -1;
+        }
+        int matched = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            char *end;
+            long pid = strtol(de->d_name, &end, 10);
+            if (*end || pid <= 1 || pid == self || !read_environ((pid_t)pid, &env) ||
+                !environ_matches(&env, kv, n, dir_var, &want))
+                continue;
+            pid_t group = getpgid((pid_t)pid);
+            if (group > 1 && group != own_group)
+                kill(-group, SIGKILL);
+            kill((pid_t)pid, SIGKILL);
+            matched++;
+        }
+        closedir(d);
+        killed += matched;
+        if (!matched)
+            break;
+        /* A killed process keeps its environment until it is gone: give it time to go. */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    strbuf_release(&env);
+    return killed;
 }
 
 int spawn_reap(pid_t pid, int *status)

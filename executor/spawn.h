@@ -60,6 +60,15 @@ int proc_pidfd(pid_t pid, unsigned long long start);
  * process now). */
 int proc_kill_group(pid_t pid, unsigned long long start, int sig);
 
+/* SIGKILL the process group of every process (readable by this user, other than the caller)
+ * whose environment holds each NAME=VALUE entry of kv[0..n) and a variable dir_var naming the
+ * same folder as dir (compared by device and inode: two spellings of one path match). Scans
+ * again until nothing matches (a process may start another before it dies), 10 rounds at most.
+ * What finds everything left of an attempt whose shim died, by its SLUICE_* variables: the
+ * step's session and any process of it that made a session of its own. Returns how many
+ * processes were killed, or -1 with errno set when /proc cannot be read. */
+int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const char *dir);
+
 /* DIR/exit.json, as written by the shim (see shim.h), or the shim's report of it. */
 struct shim_exit {
     int exit;            /* exit status when the step exited, else 0 */

@@ -130,6 +130,24 @@ static bool attempt_file_exists(const struct step_rt *s, const char *name)
     return yes;
 }
 
+/* The engine and the shim of an attempt died together (or the shim alone, before it reported
+ * the step's pid): the step may still run, with nobody left to record how it ends. Whatever is
+ * left of it is killed before its retry can start beside it: the session the engine knows of,
+ * and every process that carries the attempt's environment (children that left the session). */
+static void step_kill_leftovers(struct run_ctx *run, struct step_rt *s)
+{
+    if (s->step_pid > 0)
+        proc_kill_group(s->step_pid, s->step_pid_start, SIGKILL);
+    char *run_id = xasprintf("SLUICE_RUN_ID=%lld", (long long)run->id);
+    char *step = xasprintf("SLUICE_STEP=%s", s->spec->name);
+    char *attempt = xasprintf("SLUICE_ATTEMPT=%d", s->attempt_n);
+    const char *kv[] = {run_id, step, attempt};
+    proc_kill_env(kv, 3, "SLUICE_HOME", run->eng->home);
+    free(run_id);
+    free(step);
+    free(attempt);
+}
+
 void step_shim_gone(struct run_ctx *run, struct step_rt *s)
 {
     struct err e = ERR_INIT;
@@ -146,6 +164,8 @@ void step_shim_gone(struct run_ctx *run, struct step_rt *s)
                               "re-dispatched: its process never started", &ch, &e);
         return;
     }
+    if (!attempt_file_exists(s, "exit.json"))
+        step_kill_leftovers(run, s);
     step_attempt_ended(run, s, NULL);
 }
 

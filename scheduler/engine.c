@@ -294,7 +294,7 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
     } else if (!have_exit) {
         astatus = "lost";
         lost = true;
-        why = xasprintf("attempt %d was lost: its process ended without an exit record",
+        why = xasprintf("attempt %d was lost: its shim ended without writing its exit record",
                         s->attempt_n);
     } else if (x.cancelled || (run->cancelling && (x.signal || exit_code))) {
         astatus = "cancelled";

@@ -2,7 +2,9 @@
 # One shim per engine: every attempt of a run is served by the same `sluice shim` process, which
 # outlives a killed engine until its steps end. A shim killed under a running step takes the
 # step's session with it (the step cannot go on beside its retry), and the attempt is lost and
-# retried. An engine that adopts a run can cancel a step that another engine's shim runs.
+# retried. An engine that adopts a run can cancel a step that another engine's shim runs. When
+# the engine and its shim die together, the engine that resumes the run kills what is left of a
+# running step (its whole tree, found by the attempt's environment) before the step's retry.
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -158,6 +160,56 @@ expect_success 'an engine that adopted a run cancels a step another engine'\''s 
     wait_gone "$step" &&
     test ! -e probe/slow-finished &&
     test "$(run_status $r)" = cancelled
+'
+
+# The step's first attempt leaves a child of its own in a new session (setsid), as a daemon
+# would, then sleeps; the retry ends at once.
+cat >orphan.yaml <<'EOF'
+pipeline: orphan
+steps:
+  o:
+    run: |
+      if [ "$SLUICE_ATTEMPT" = 2 ]; then echo retry >> "$PROBE/orphan.log"; exit 0; fi
+      setsid sh -c 'echo $$ > "$PROBE/orphan.child"; sleep 30; echo child-end >> "$PROBE/orphan.log"' &
+      echo $$ > "$PROBE/orphan.pid"
+      sleep 30
+      echo end >> "$PROBE/orphan.log"
+    retries: 1
+    retry_delay: 0s
+EOF
+
+# orphan_case SECONDS: kill -9 the engine and its shim SECONDS after the step started (before
+# and after the engine's tick records the step's pid), resume, and check that nothing of
+# attempt 1 is left: neither the step's session nor the child that left it.
+orphan_case() {
+    rm -f probe/* &&
+    { "$SLUICE" run orphan.yaml >out 2>err & } &&
+    runpid=$! &&
+    wait_for probe/orphan.pid && wait_for probe/orphan.child &&
+    step=$(cat probe/orphan.pid) && child=$(cat probe/orphan.child) &&
+    r=$(last_run) &&
+    sleep "$1" &&
+    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r AND a.n = 1") &&
+    echo "recorded step pid: $(db "SELECT a.step_pid FROM attempts a JOIN steps s
+               ON s.id = a.step_id WHERE s.run_id = $r AND a.n = 1") (step $step)" &&
+    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    kill -0 "$step" && kill -0 "$child" &&
+    sluice resume $r >rout 2>rerr; rc=$?
+    cat rerr
+    echo "resume exited $rc; attempts: $(attempts $r o)"
+    test $rc = 0 &&
+    test "$(attempts $r o)" = "1:lost 2:succeeded" &&
+    wait_gone "$step" 2 && wait_gone "$child" 2 &&
+    test "$(cat probe/orphan.log)" = retry
+}
+
+expect_success 'engine and shim killed at once: resume kills the orphaned step (pid not recorded yet) before its retry' '
+    orphan_case 0
+'
+
+expect_success 'engine and shim killed at once: resume kills the orphaned step (pid recorded) before its retry' '
+    orphan_case 1.5
 '
 
 done_testing

@@ -543,6 +543,68 @@ static void test_proc_self(void **state)
     assert_int_equal(errno, ESRCH);
 }
 
+/* Start `sleep 30` in a session of its own with environment envp; returns its pid. */
+static pid_t start_sleeper(char **envp)
+{
+    char *argv[] = {"sleep", "30", NULL};
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, "/bin/sleep", NULL, &at, argv, envp), 0);
+    posix_spawnattr_destroy(&at);
+    return pid;
+}
+
+/* Whether child pid has ended (reaping it), within about two seconds. */
+static bool ends_soon(pid_t pid)
+{
+    for (int i = 0; i < 200; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* An attempt's leftovers are found by their environment: every NAME=VALUE given, and the
+ * workspace by identity, whatever its spelling. Nothing else is touched. */
+static void test_proc_kill_env(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sluice-killenv.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *same = xasprintf("SLUICE_HOME=%s/.//", dir); /* another spelling of dir */
+    char *other_home = xasprintf("SLUICE_HOME=%s/..", dir);
+    char *match[] = {"A=1", same, "SLUICE_RUN_ID=7", "SLUICE_STEP=train", "SLUICE_ATTEMPT=2",
+                     NULL};
+    char *other_attempt[] = {same, "SLUICE_RUN_ID=7", "SLUICE_STEP=train", "SLUICE_ATTEMPT=1",
+                             NULL};
+    char *other_workspace[] = {other_home, "SLUICE_RUN_ID=7", "SLUICE_STEP=train",
+                               "SLUICE_ATTEMPT=2", NULL};
+    pid_t hit = start_sleeper(match);
+    pid_t miss1 = start_sleeper(other_attempt);
+    pid_t miss2 = start_sleeper(other_workspace);
+    /* posix_spawn returns once the exec is done: each environment is in place. */
+    const char *kv[] = {"SLUICE_RUN_ID=7", "SLUICE_STEP=train", "SLUICE_ATTEMPT=2"};
+    assert_int_equal(proc_kill_env(kv, 3, "SLUICE_HOME", dir), 1);
+    assert_true(ends_soon(hit));
+    assert_int_equal(waitpid(miss1, NULL, WNOHANG), 0);
+    assert_int_equal(waitpid(miss2, NULL, WNOHANG), 0);
+    /* Nothing matches any more. */
+    assert_int_equal(proc_kill_env(kv, 3, "SLUICE_HOME", dir), 0);
+    kill(miss1, SIGKILL);
+    kill(miss2, SIGKILL);
+    assert_true(ends_soon(miss1));
+    assert_true(ends_soon(miss2));
+    /* A workspace that does not exist cannot be compared. */
+    assert_int_equal(proc_kill_env(kv, 3, "SLUICE_HOME", "/nonexistent/sluice"), -1);
+    rmdir(dir);
+    free(same);
+    free(other_home);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "shim"))
@@ -553,6 +615,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_exit_file),
         cmocka_unit_test(test_proc_self),
+        cmocka_unit_test(test_proc_kill_env),
         WITH_BIN(test_exit_zero),
         WITH_BIN(test_exit_statuses),
         WITH_BIN(test_timeout_kills_tree),
