@@ -316,6 +316,8 @@ void engine_flush(struct engine *eng)
     /* A few rounds at most: a round queues more only when a shim died under it. */
     for (int round = 0; round < 3; round++) {
         struct err e = ERR_INIT;
+        if (store_batch_open(eng->st))
+            engine_fence_leases(eng);
         if (store_batch_flush(eng->st, &e) < 0) {
             /* Nothing of this iteration is recorded, so nothing of it may run (a cancel is
              * for a step that runs already). */
@@ -335,6 +337,8 @@ void engine_flush(struct engine *eng)
         }
     }
     struct err e = ERR_INIT;
+    if (store_batch_open(eng->st))
+        engine_fence_leases(eng);
     if (store_batch_flush(eng->st, &e) < 0)
         for (struct run_ctx *r = eng->runs; r; r = r->next)
             run_fail(r, &e);

@@ -150,6 +150,16 @@ void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
 size_t run_count_done(const struct run_ctx *run);
 /* A store failure: remember it and cancel the run. */
 void run_fail(struct run_ctx *run, const struct err *e);
+/* Another engine took run over while this one was stopped (SIGSTOP, a debugger, a machine
+ * asleep) for longer than the lease. Nothing this engine wrote since may land, and nothing
+ * more may start for it: like a crash, the open batch is never committed and the engine
+ * leaves at once (exit status 1, a message on stderr). Its shim goes on with the steps it
+ * runs; the other engine reads their exit.json. */
+_Noreturn void engine_lease_lost(struct run_ctx *run);
+/* Fencing, before a batch commits: the lease of every run whose heartbeat is late (the engine
+ * was stopped) is renewed inside the batch, and a run taken over by another engine ends this
+ * engine through engine_lease_lost, so that its writes never land. */
+void engine_fence_leases(struct engine *eng);
 void run_set_status(struct run_ctx *run, enum run_status to, const char *message);
 /* Start every ready step capacity allows. */
 void run_pump(struct run_ctx *run);

@@ -30,12 +30,8 @@ static void tick_run(struct run_ctx *run, int64_t now)
         bool kept = true;
         if (store_lease_renew(st, run->id, engine_owner_id(), now + LEASE_MS, &kept, &e) == 0) {
             run->row.lease_expires = now + LEASE_MS;
-            if (!kept) {
-                struct err le = ERR_INIT;
-                err_set(&le, "run %lld was taken over by another engine", (long long)run->id);
-                run_fail(run, &le);
-                return;
-            }
+            if (!kept)
+                engine_lease_lost(run);
         }
     }
     struct run_row cur;
@@ -61,6 +57,33 @@ static void tick_run(struct run_ctx *run, int64_t now)
         }
         run_pump(run);
         run_check_end(run);
+    }
+}
+
+_Noreturn void engine_lease_lost(struct run_ctx *run)
+{
+    fprintf(stderr,
+            "error: run %lld was taken over by another engine while this one was stopped for "
+            "longer than its lease: leaving the run to it\n",
+            (long long)run->id);
+    _exit(1);
+}
+
+void engine_fence_leases(struct engine *eng)
+{
+    /* A heartbeat every RENEW_EVERY_MS keeps a lease at least LEASE_MS - RENEW_EVERY_MS
+     * ahead; one that is nearer its end than that missed a heartbeat. */
+    int64_t now = store_now_ms();
+    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+        if (r->ended || r->row.lease_expires - now > LEASE_MS - 2 * RENEW_EVERY_MS)
+            continue;
+        struct err e = ERR_INIT;
+        bool kept = true;
+        if (store_lease_renew(eng->st, r->id, engine_owner_id(), now + LEASE_MS, &kept, &e) < 0)
+            continue; /* the store fails: the commit that follows fails too, and says why */
+        if (!kept)
+            engine_lease_lost(r);
+        r->row.lease_expires = now + LEASE_MS;
     }
 }
 
