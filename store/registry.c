@@ -159,7 +159,7 @@ int store_model_register(struct store *st, const char *name, int64_t artifact_id
                     artifact_id, run_id, step, "pending", metrics_json, store_now_ms());
     if (rc < 0) {
         err_set(e, "cannot register version %d of model '%s': %s", (int)version, name,
-                sqlite3_errmsg(st->db));
+                store_errmsg(st));
         goto out;
     }
     int64_t id = sqlite3_last_insert_rowid(st->db);
@@ -505,7 +505,7 @@ int store_catalog_add(struct store *st, const char *table, const char *schema_js
                         schema_json, rows, artifact_id, run_id, store_now_ms());
         if (rc < 0)
             err_set(e, "cannot add version %d of table '%s': %s", (int)v, table,
-                    sqlite3_errmsg(st->db));
+                    store_errmsg(st));
     }
     rc = store_tx_end(st, kind, rc < 0 ? -1 : 0, e);
     if (rc == 0 && version)

@@ -76,7 +76,7 @@ int store_run_create(struct store *st, const struct run_new *rn, int64_t *run_id
                        rn->params[i].name, rn->params[i].value) < 0) {
             /* name it; sqlite3_errmsg still holds the failed statement's error */
             err_set(e, "cannot insert parameter '%s': %s", rn->params[i].name,
-                    sqlite3_errmsg(st->db));
+                    store_errmsg(st));
             goto out;
         }
     }
@@ -84,7 +84,7 @@ int store_run_create(struct store *st, const struct run_new *rn, int64_t *run_id
         const char *k = rn->kinds && rn->kinds[i] ? rn->kinds[i] : "task";
         if (store_exec(st, S_STEP_INSERT, NULL, e, "insert step", "Isss", id, rn->steps[i], k,
                        step_status_name(STEP_PENDING)) < 0) {
-            err_set(e, "cannot insert step '%s': %s", rn->steps[i], sqlite3_errmsg(st->db));
+            err_set(e, "cannot insert step '%s': %s", rn->steps[i], store_errmsg(st));
             goto out;
         }
     }

@@ -207,7 +207,7 @@ static int exec(struct store *st, const char *sql, const char *what, struct err 
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        err_set(e, "cannot %s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
+        err_set(e, "cannot %s: %s", what, msg ? msg : store_errmsg(st));
         sqlite3_free(msg);
         return -1;
     }

@@ -29,11 +29,22 @@ int64_t store_now_ms(void)
 
 enum { TX_OWN = 1, TX_SAVEPOINT = 2 }; /* what store_tx_begin opened */
 
+const char *store_errmsg(struct store *st)
+{
+    const char *msg = sqlite3_errmsg(st->db);
+    int code = sqlite3_errcode(st->db) & 0xff, sys = sqlite3_system_errno(st->db);
+    if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN)) {
+        snprintf(st->errbuf, sizeof(st->errbuf), "%s (%s)", msg, strerror(sys));
+        return st->errbuf;
+    }
+    return msg;
+}
+
 int store_dberr(struct store *st, struct err *e, const char *what)
 {
     if (e)
         e->code = 0; /* err_set keeps an earlier code; this is a new, generic error */
-    return err_set(e, "cannot %s: %s", what, sqlite3_errmsg(st->db));
+    return err_set(e, "cannot %s: %s", what, store_errmsg(st));
 }
 
 int store_notfound(struct err *e, const char *fmt, ...)
@@ -357,7 +368,7 @@ static int open_pragmas(struct store *st, struct err *e)
         goto fail;
     return 0;
 fail:
-    err_set(e, "cannot open database '%s': %s", st->path, sqlite3_errmsg(st->db));
+    err_set(e, "cannot open database '%s': %s", st->path, store_errmsg(st));
     sqlite3_finalize(s);
     return -1;
 }
@@ -388,7 +399,7 @@ struct store *store_open(const char *home, struct err *e)
                              NULL);
     if (rc != SQLITE_OK) {
         err_set(e, "cannot open database '%s': %s", st->path,
-                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+                st->db ? store_errmsg(st) : sqlite3_errstr(rc));
         goto fail;
     }
     if (open_pragmas(st, e) < 0 || store_migrate(st, e) < 0 || prepare_all(st, e) < 0)

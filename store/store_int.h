@@ -118,6 +118,7 @@ struct store {
                                     outlive it when SQLite rolls back by itself, so
                                     store_batch_open checks sqlite3_get_autocommit too */
     sqlite3_stmt *stmt[S_COUNT]; /* prepared once at open, reset after every use */
+    char errbuf[512];            /* store_errmsg's answer */
 };
 
 /* The newest schema this build knows, and bringing a database up to it (store/schema.c).
@@ -125,7 +126,11 @@ struct store {
 int store_schema_latest(void);
 int store_migrate(struct store *st, struct err *e);
 
-/* "cannot WHAT: sqlite3_errmsg()"; returns -1. */
+/* sqlite3_errmsg() of the last failure, and for a failure of the operating system (an I/O
+ * error, a full disk, a file it cannot open) what the system said: "disk I/O error (No space
+ * left on device)". Valid until the next call. */
+const char *store_errmsg(struct store *st);
+/* "cannot WHAT: store_errmsg()"; returns -1. */
 int store_dberr(struct store *st, struct err *e, const char *what);
 /* e->code = STORE_NOT_FOUND with the formatted message; returns -1. */
 int store_notfound(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -164,6 +164,17 @@ static void test_open_paths(void **state)
     snprintf(want, sizeof(want), "cannot open database '%s/sluice.db': file is not a database",
              path);
     assert_string_equal(e.msg, want);
+    /* a failure of the system carries what the system said (a full disk says so) */
+    snprintf(path, sizeof(path), "%s/dir", f->dir);
+    snprintf(want, sizeof(want), "%s/sluice.db", path);
+    assert_int_equal(mkdir(path, 0777), 0);
+    assert_int_equal(mkdir(want, 0777), 0);
+    err_clear(&e);
+    assert_null(store_open(path, &e));
+    snprintf(want, sizeof(want),
+             "cannot open database '%s/sluice.db': unable to open database file (Is a directory)",
+             path);
+    assert_string_equal(e.msg, want);
 }
 
 /* ---- runs ------------------------------------------------------------------------------- */
