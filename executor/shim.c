@@ -335,9 +335,10 @@ static struct job *job_by_id(struct shim *sh, int64_t id)
 }
 
 /* Reap every child that has exited: steps, and orphans handed to the shim as subreaper. Each
- * zombie is looked at before it is reaped: when it is a step's and that step is being stopped,
- * its group is killed while the zombie still holds the group's id, so the SIGKILL cannot reach
- * a process that reused that id. */
+ * zombie is looked at before it is reaped: when it is a step's, what is left of the step's group
+ * is killed while the zombie still holds the group's id, so the SIGKILL cannot reach a process
+ * that reused that id. A step ends with its own process, as under Slurm or systemd: nothing it
+ * started in the background may go on writing its outputs after they are hashed. */
 static void reap_exited(struct shim *sh)
 {
     for (;;) {
@@ -346,7 +347,7 @@ static void reap_exited(struct shim *sh)
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
             return;
         struct job *j = job_by_child(sh, si.si_pid);
-        if (j && j->cause != STOP_NONE)
+        if (j)
             job_kill(j);
         int status;
         struct rusage ru;
@@ -361,6 +362,8 @@ static void reap_exited(struct shim *sh)
         j->status = status;
         j->ru = ru;
         j->reaped = true;
+        /* The group outlives its leader only while other members exist (killed, not yet gone). */
+        j->left_behind = kill(-j->child, 0) == 0;
         clock_gettime(CLOCK_REALTIME, &j->ended_at);
         if (WIFEXITED(status))
             j->exit_code = WEXITSTATUS(status);
@@ -381,28 +384,29 @@ static void job_unpark(struct job *j)
         j->logfd = openat(j->dirfd, "log", O_WRONLY | O_APPEND | O_CLOEXEC);
 }
 
-/* Whether a reaped job has nothing left to wait for. A stopped step leaves nothing behind: the
- * killed group's members are all the shim's descendants, so they end up as its children
- * (subreaper) and are reaped before the step's end is reported. */
+/* Whether a reaped job has nothing left to wait for. A step leaves nothing behind: its killed
+ * group's members are all the shim's descendants, so they end up as its children (subreaper)
+ * and are reaped before the step's end is reported. */
 static bool job_settled(struct job *j, int64_t now)
 {
     if (j->ended)
         return true;
     if (!j->reaped)
         return false;
-    if (j->cause != STOP_NONE) {
-        int status;
-        pid_t p;
-        do
-            p = waitpid(-j->child, &status, WNOHANG);
-        while (p > 0 || (p < 0 && errno == EINTR));
-        if (p == 0 && now < j->give_up)
-            return false;
-        job_unpark(j);
-        if (p == 0)
-            shim_say(j->logfd, "sluice: processes of the stopped step still exist after %d ms",
-                REAP_WAIT_MS);
-    }
+    int status;
+    pid_t p;
+    do
+        p = waitpid(-j->child, &status, WNOHANG);
+    while (p > 0 || (p < 0 && errno == EINTR));
+    if (p == 0 && now < j->give_up)
+        return false;
+    job_unpark(j);
+    if (j->left_behind && j->cause == STOP_NONE)
+        shim_say(j->logfd, "sluice: the step ended with processes of its own still running: "
+                           "they were killed");
+    if (p == 0)
+        shim_say(j->logfd, "sluice: processes of the step still exist %d ms after it ended",
+                 REAP_WAIT_MS);
     j->ended = true;
     return true;
 }
@@ -417,7 +421,7 @@ static int64_t job_deadlines(struct job *j, int64_t now)
     if (j->cause != STOP_NONE && !j->killed && now >= j->kill_at)
         job_kill(j);
     if (j->reaped)
-        return j->cause != STOP_NONE ? j->give_up : 0;
+        return j->give_up;
     if (j->cause == STOP_NONE)
         return j->stop_at;
     return j->killed ? 0 : j->kill_at;

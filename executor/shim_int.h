@@ -45,7 +45,8 @@ struct job {
     int exit_code, sig;    /* the outcome, once known */
     bool ended;            /* nothing left to wait for */
     enum stop_cause cause; /* why the step is being stopped, the first cause only */
-    bool killed;           /* SIGKILL sent to the group */
+    bool killed;           /* SIGKILL sent to the group (at the latest when the step ends) */
+    bool left_behind;      /* the step ended with other processes of its group still running */
     int64_t stop_at;       /* monotonic ms at which the timeout expires; 0: none */
     int64_t kill_at;       /* monotonic ms at which SIGKILL follows SIGTERM */
     int64_t give_up;       /* monotonic ms after which a stopped group's stragglers are left */

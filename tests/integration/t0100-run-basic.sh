@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sluice run, the happy path and its contract with a step: outputs and their digests, the
 # SLUICE_* environment, metrics (scalars and series), -p overrides and their errors, invalid
-# pipelines, argv vs shell form, stdin, the attempt's log, the step's working folder, exit status.
+# pipelines, argv vs shell form, stdin, the attempt's log, the step's working folder, exit status,
+# and what a step leaves running when it ends (killed).
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -270,6 +271,31 @@ expect_success 'a failing step makes sluice run exit 1 and the run failed' '
     test "$(step_field $r bad status)" = failed &&
     test "$(db "SELECT a.exit FROM attempts a JOIN steps s ON s.id = a.step_id
                WHERE s.run_id = $r AND s.name = ${q}bad$q")" = 1
+'
+
+# A writer the step leaves behind would change the output after its digest was taken.
+cat >bg.yaml <<'EOF'
+pipeline: bg
+steps:
+  leave:
+    run: |
+      (sleep 1; echo late >> "$SLUICE_OUT/o.txt"; touch "$PROBE/bg-wrote") &
+      echo $! > "$PROBE/bg.pid"
+      echo early > "$SLUICE_OUT/o.txt"
+    outputs: [o.txt]
+EOF
+
+expect_success 'a step ends with its own process: what it left running is killed, its output stays as hashed' '
+    rm -f probe/bg-wrote probe/bg.pid &&
+    sluice run bg.yaml >out 2>err &&
+    r=$(last_run) &&
+    bg=$(cat probe/bg.pid) &&
+    ! kill -0 "$bg" 2>/dev/null &&
+    sleep 1.5 &&
+    test ! -e probe/bg-wrote &&
+    test "$(cat .sluice/runs/$r/leave/1/out/o.txt)" = early &&
+    sluice logs $r leave >log &&
+    grep -q "processes of its own still running: they were killed" log
 '
 
 expect_exit 2 'a missing FILE is bad usage' 'sluice run'

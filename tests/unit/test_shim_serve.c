@@ -202,6 +202,55 @@ static void test_serve_one_step(void **state)
     server_stop(&s);
 }
 
+/* A step ends with its own process: what it left running in its group is killed before its end
+ * is reported (and the log says so), so nothing it started writes its outputs after they are
+ * hashed. A step that leaves nothing gets no such line. */
+static void test_serve_step_leaves_nothing_behind(void **state)
+{
+    (void)state;
+    struct server s;
+    server_start(&s);
+    const char *dir = s.dir[0];
+    char *script = xasprintf("sleep 30 & echo $! > %s/../bg.pid; echo started", dir);
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    struct spawn_req req = {.dir = dir, .argv = argv};
+    server_run(&s, 51, &req);
+    struct shim_report r;
+    server_expect(&s, 51, SHIM_STARTED, &r);
+    pid_t step = r.pid;
+    server_expect(&s, 51, SHIM_EXITED, &r);
+    assert_int_equal(r.exit, 0);
+    assert_false(r.timed_out || r.cancelled);
+    /* Reported only once the group is gone: the background sleep with it. */
+    assert_true(group_gone(step));
+    char *pidfile = xasprintf("%s/../bg.pid", dir);
+    struct strbuf sb = STRBUF_INIT;
+    assert_int_equal(strbuf_read_file(&sb, pidfile, 64), 0);
+    pid_t bg = (pid_t)strtol(sb.buf, NULL, 10);
+    assert_true(bg > 0);
+    assert_int_equal(kill(bg, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_log(dir, "started\nsluice: the step ended with processes of its own still running: "
+                    "they were killed\n");
+    struct shim_exit ex;
+    wait_exit(dir, &ex);
+    assert_int_equal(ex.exit, 0);
+
+    /* A background process the step waited for is no leftover. */
+    const char *dir2 = s.dir[1];
+    char *argv2[] = {"/bin/sh", "-c", "sleep 0.05 & wait; echo done", NULL};
+    struct spawn_req req2 = {.dir = dir2, .argv = argv2};
+    server_run(&s, 52, &req2);
+    server_expect(&s, 52, SHIM_STARTED, &r);
+    server_expect(&s, 52, SHIM_EXITED, &r);
+    assert_int_equal(r.exit, 0);
+    assert_log(dir2, "done\n");
+    strbuf_release(&sb);
+    free(pidfile);
+    free(script);
+    server_stop(&s);
+}
+
 static void test_serve_concurrent(void **state)
 {
     (void)state;
@@ -588,6 +637,7 @@ int main(int argc, char **argv)
 
     const struct CMUnitTest tests[] = {
         WITH_BIN(test_serve_one_step),
+        WITH_BIN(test_serve_step_leaves_nothing_behind),
         WITH_BIN(test_serve_concurrent),
         WITH_BIN(test_serve_timeout),
         WITH_BIN(test_serve_cancel),
