@@ -259,9 +259,17 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     if (store_lease_acquire(st, run_id, me, expected, now, now + LEASE_MS, &got, e) < 0)
         goto fail;
     if (!got) {
+        /* Name the engine that won: the owner read above may be a dead one it took over from. */
+        struct run_row now_row;
+        char *owner = NULL;
+        if (store_run_get(st, run_id, &now_row, e) == 0) {
+            owner = now_row.lease_owner ? xstrdup(now_row.lease_owner) : NULL;
+            run_row_release(&now_row);
+        }
         e->code = EBUSY;
         err_set(e, "run %lld is being driven by another engine ('%s')", (long long)run_id,
-                old ? old : "?");
+                owner ? owner : old ? old : "?");
+        free(owner);
         goto fail;
     }
     run->row.lease_expires = now + LEASE_MS;

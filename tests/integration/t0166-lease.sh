@@ -3,7 +3,8 @@
 # its 10 s lease loses its run to the engine that resumes it. When the stopped one wakes, it
 # must write nothing more about the run and start nothing: it leaves at once, and the other
 # engine finishes the run, every step run exactly once. (This test takes about 15 s: the lease
-# is DESIGN's 10 s.)
+# is DESIGN's 10 s.) Engines racing to resume a dead engine's run: one wins, and the others
+# name the winner.
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for SQL inside the single-quoted test code
@@ -47,6 +48,40 @@ expect_success 'an engine stopped past its lease leaves the run to the engine th
         "s0=succeeded s1=succeeded s2=succeeded s3=succeeded s4=succeeded" &&
     test "$(db "SELECT count(*) FROM attempts a JOIN steps s ON s.id = a.step_id
         WHERE s.run_id = $r")" = 5
+'
+
+cat >slowish.yaml <<'EOF'
+pipeline: slowish
+steps:
+  a: { run: 'echo a >> "$PROBE/slowish"; sleep 1' }
+  b: { run: 'echo b >> "$PROBE/slowish"; sleep 1', needs: [a] }
+EOF
+
+expect_success 'three resumes at once of a dead engine'\''s run: one drives it, the others name that one' '
+    { "$SLUICE" run slowish.yaml >out 2>err & } &&
+    first=$! &&
+    wait_for probe/slowish &&
+    r=$(last_run) &&
+    kill -9 $first && { wait $first; test $? = 137; } &&
+    { "$SLUICE" resume $r >r1 2>e1 & p1=$!; } &&
+    { "$SLUICE" resume $r >r2 2>e2 & p2=$!; } &&
+    { "$SLUICE" resume $r >r3 2>e3 & p3=$!; } &&
+    wait $p1; c1=$?; wait $p2; c2=$?; wait $p3; c3=$?
+    cat e1 e2 e3
+    echo "exits: $c1 $c2 $c3"
+    winner=
+    for i in 1 2 3; do
+        eval "c=\$c$i p=\$p$i"
+        if [ "$c" = 0 ]; then test -z "$winner" || return 1; winner=$p; fi
+    done &&
+    test -n "$winner" &&
+    for i in 1 2 3; do
+        eval "c=\$c$i"
+        test "$c" = 0 && continue
+        grep -q "is being driven by .*:$winner:" e$i || return 1
+    done &&
+    printf "a\nb\n" >want && test_cmp want probe/slowish &&
+    test "$(db "SELECT status FROM runs WHERE id = $r")" = succeeded
 '
 
 done_testing
