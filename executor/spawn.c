@@ -347,13 +347,15 @@ out:
 static int read_shim_file(const char *dir, const char *name, struct strbuf *sb, struct err *e)
 {
     char *path = xasprintf("%s/%s", dir, name);
-    int rc = strbuf_read_file(sb, path, SHIM_FILE_CAP);
+    int rc = strbuf_read_regular(sb, path, SHIM_FILE_CAP);
     if (rc == -1 && errno == ENOENT)
         rc = 1;
     else if (rc == -1)
         rc = err_set(e, "cannot read '%s': %s", path, strerror(errno));
     else if (rc == -2)
         rc = err_set(e, "'%s' is larger than %d bytes", path, SHIM_FILE_CAP);
+    else if (rc == -3)
+        rc = err_set(e, "'%s' is not a regular file", path);
     free(path);
     return rc;
 }

@@ -111,8 +111,10 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
     char *path = xasprintf("%s/out/schema.json", s->attempt_dir);
     struct strbuf text = STRBUF_INIT;
     int rc = 0;
-    if (strbuf_read_file(&text, path, 64 * 1024 * 1024) != 0) {
-        rc = err_set(e, "cannot read '%s': %s", path, strerror(errno));
+    int rd = strbuf_read_regular(&text, path, 64 * 1024 * 1024);
+    if (rd != 0) {
+        rc = rd == -1 ? err_set(e, "cannot read '%s': %s", path, strerror(errno))
+                      : err_set(e, "'%s' is not a regular file of at most 64 MiB", path);
         goto out;
     }
     json_t *j = json_loads(text.buf, 0, NULL);

@@ -2,6 +2,7 @@
  * behind (outputs into the artifact store, metrics, lineage). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,18 +477,22 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
 char *step_log_last_line(const char *dir)
 {
     char *path = xasprintf("%s/log", dir);
-    FILE *f = fopen(path, "rb");
+    /* The step could have put anything in its log's place: only a regular file is read, and
+     * opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     free(path);
-    if (!f)
+    struct stat st;
+    if (fd < 0)
         return NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
     char buf[4096];
-    long size = 0;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    long from = size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0;
-    fseek(f, from, SEEK_SET);
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    off_t from = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
+    ssize_t got = pread(fd, buf, sizeof(buf) - 1, from);
+    close(fd);
+    size_t n = got > 0 ? (size_t)got : 0;
     buf[n] = '\0';
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
@@ -514,16 +519,21 @@ static void set_outputs(struct step_rt *s, struct output_rec *outs, size_t n)
 static int read_metrics(struct run_ctx *run, struct step_rt *s, struct err *e)
 {
     char *path = xasprintf("%s/metrics.json", s->attempt_dir);
-    struct stat stt;
+    struct strbuf text = STRBUF_INIT;
     int rc = 0;
-    if (s->no_metrics || stat(path, &stt) < 0)
+    if (s->no_metrics)
+        goto out;
+    int rd = strbuf_read_regular(&text, path, METRICS_MAX_BYTES);
+    if (rd == -1 && errno == ENOENT)
         goto out; /* no metrics: fine */
-    if (stt.st_size > METRICS_MAX_BYTES) {
-        rc = err_set(e, "metrics file is larger than 16 MiB");
+    if (rd == -3 || rd == -2 || rd == -1) {
+        rc = rd == -3   ? err_set(e, "metrics file is not a regular file")
+             : rd == -2 ? err_set(e, "metrics file is larger than 16 MiB")
+                        : err_set(e, "cannot read the metrics file: %s", strerror(errno));
         goto out;
     }
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
+    json_t *o = json_loadb(text.buf, text.len, 0, &je);
     if (!o) {
         rc = err_set(e, "metrics file is not valid JSON: %s (line %d)", je.text, je.line);
         goto out;
@@ -560,6 +570,7 @@ static int read_metrics(struct run_ctx *run, struct step_rt *s, struct err *e)
     }
     json_decref(o);
 out:
+    strbuf_release(&text);
     free(path);
     return rc;
 }

@@ -2,9 +2,12 @@
 #include "util/strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/xalloc.h"
 
@@ -108,28 +111,58 @@ void strbuf_add_shell_quoted(struct strbuf *sb, const char *s)
     strbuf_addch(sb, '\'');
 }
 
-int strbuf_read_file(struct strbuf *sb, const char *path, size_t cap)
+/* Read fd to its end, at most cap bytes, and close it. */
+static int read_fd(struct strbuf *sb, int fd, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
     char chunk[65536];
-    size_t n;
     int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (sb->len + n > cap) {
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (sb->len + (size_t)n > cap) {
             strbuf_add(sb, chunk, cap - sb->len);
             rc = -2;
             break;
         }
-        strbuf_add(sb, chunk, n);
+        strbuf_add(sb, chunk, (size_t)n);
     }
-    if (rc == 0 && ferror(f)) {
-        int e = errno;
-        fclose(f);
-        errno = e;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int strbuf_read_file(struct strbuf *sb, const char *path, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    return read_fd(sb, fd, cap);
+}
+
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t cap)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
         return -1;
     }
-    fclose(f);
-    return rc;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return -3;
+    }
+    return read_fd(sb, fd, cap);
 }

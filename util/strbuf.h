@@ -30,5 +30,9 @@ void strbuf_add_shell_quoted(struct strbuf *sb, const char *s);
 /* Read a whole file, at most cap bytes. Returns 0, -1 with errno set on an I/O error, or
  * -2 when the file is larger than cap (sb then holds the first cap bytes). */
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t cap);
+/* strbuf_read_file for a file a step made, which may be anything: a FIFO (that would block the
+ * reader until someone writes) or a device (that never ends) is refused at once with -3, and
+ * nothing is read. Symbolic links are followed to what they name. */
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t cap);
 
 #endif

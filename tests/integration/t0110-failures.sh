@@ -213,4 +213,30 @@ expect_success 'a metric missing at run time in when: fails the step, naming the
     test ! -e probe/deploy-ran
 '
 
+# What a step may leave in place of a file the engine reads: a FIFO (reading it would wait for
+# a writer forever) or a device that never ends. Each fails its step; the run ends.
+cat >odd.yaml <<'EOF'
+pipeline: odd
+steps:
+  fifo_metrics:
+    run: mkfifo "$SLUICE_METRICS"
+  zero_output:
+    run: ln -s /dev/zero "$SLUICE_OUT/o"
+    outputs: [o]
+  fifo_output:
+    run: mkfifo "$SLUICE_OUT/p"
+    outputs: [p]
+  fine:
+    run: echo fine
+EOF
+
+expect_success 'a FIFO or a device in place of metrics or an output fails the step, and the run ends' '
+    { timeout 60 "$SLUICE" run odd.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "fifo_metrics=failed fifo_output=failed fine=succeeded zero_output=failed" &&
+    test "$(step_field $r fifo_metrics message)" = "metrics file is not a regular file" &&
+    step_field $r zero_output message | grep -q "/o${q} is not a regular file or a folder$" &&
+    step_field $r fifo_output message | grep -q "/p${q} is not a regular file or a folder$"
+'
+
 done_testing
