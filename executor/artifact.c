@@ -187,11 +187,13 @@ static int copy_file(const char *from, const char *to, struct err *e)
     return rc;
 }
 
-/* Link (or copy) the tree at from to to, which does not exist yet. */
-static int place(const char *from, const char *to, int depth, struct err *e)
+/* Link (or, with copy, copy) the tree at from to to, which does not exist yet. At depth 0 a
+ * symbolic link is followed, as artifact_hash follows it: the artifact is what it names (inside
+ * a folder, a link stays a link, as the folder's manifest records it). */
+static int place(const char *from, const char *to, int depth, bool copy, struct err *e)
 {
     struct stat stt;
-    if (lstat(from, &stt) < 0)
+    if ((depth == 0 ? stat(from, &stt) : lstat(from, &stt)) < 0)
         return err_set(e, "cannot stat '%s': %s", from, strerror(errno));
     if (S_ISLNK(stt.st_mode)) {
         char target[4096];
@@ -218,15 +220,15 @@ static int place(const char *from, const char *to, int depth, struct err *e)
                 continue;
             char *f = xasprintf("%s/%s", from, de->d_name);
             char *t = xasprintf("%s/%s", to, de->d_name);
-            rc = place(f, t, depth + 1, e);
+            rc = place(f, t, depth + 1, copy, e);
             free(f);
             free(t);
         }
         closedir(d);
         return rc;
     }
-    if (link(from, to) < 0) {
-        if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+    if (copy || link(from, to) < 0) {
+        if (!copy && errno != EXDEV && errno != EPERM && errno != EMLINK)
             return err_set(e, "cannot link '%s' to '%s': %s", from, to, strerror(errno));
         if (copy_file(from, to, e) < 0)
             return -1;
@@ -251,7 +253,11 @@ int artifact_store(const char *home, const char *path, const char *hex, bool is_
         /* Build under a temporary name, then rename: a crash never leaves half an artifact
          * under its digest. */
         char *tmp = xasprintf("%s.tmp.%d", dest, (int)getpid());
-        rc = place(path, tmp, 0, e);
+        /* An output that is a link names something that is not the step's own (a file of the
+         * user's, maybe): it is copied, never linked and made read-only in place. */
+        struct stat lst;
+        bool copy = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+        rc = place(path, tmp, 0, copy, e);
         if (rc == 0 && rename(tmp, dest) < 0) {
             if (errno == ENOTEMPTY || errno == EEXIST)
                 rc = 0; /* another engine stored the same content first */

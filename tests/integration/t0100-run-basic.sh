@@ -298,6 +298,38 @@ expect_success 'a step ends with its own process: what it left running is killed
     grep -q "processes of its own still running: they were killed" log
 '
 
+# An output may be a link: to a file beside it in out/ ("latest"), or to a file of the user's.
+cat >links.yaml <<'EOF'
+pipeline: links
+steps:
+  make:
+    run: |
+      echo model-v3 > "$SLUICE_OUT/model_v3.pkl"
+      ln -s model_v3.pkl "$SLUICE_OUT/latest"
+      ln -s "$PROBE/users-file" "$SLUICE_OUT/ext"
+    outputs: [latest, ext]
+  use:
+    inputs: { m: make/latest, x: make/ext }
+    run: cat "$SLUICE_IN_M" "$SLUICE_IN_X"
+EOF
+
+expect_success 'an output that is a link is stored as what it names: a copy, the user'\''s file untouched' '
+    echo "the user${q}s data" >probe/users-file && chmod 644 probe/users-file &&
+    sluice run links.yaml >out 2>err &&
+    r=$(last_run) &&
+    sluice logs $r use >log &&
+    printf "model-v3\nthe user${q}s data\n" >want && test_cmp want log &&
+    for d in $(db "SELECT a.digest FROM artifacts a JOIN step_io io ON io.artifact_id = a.id
+                   JOIN attempts t ON t.id = io.attempt_id JOIN steps s ON s.id = t.step_id
+                   WHERE s.run_id = $r AND s.name = ${q}make$q AND io.dir = ${q}out$q"); do
+        f=.sluice/artifacts/sha256/${d:0:2}/${d:2} &&
+        test -f "$f" && test ! -L "$f" &&
+        test "$(sha256sum <"$f" | cut -d" " -f1)" = "$d" || return 1
+    done &&
+    test "$(stat -c %a probe/users-file)" = 644 &&
+    test "$(stat -c %h probe/users-file)" = 1
+'
+
 expect_exit 2 'a missing FILE is bad usage' 'sluice run'
 expect_exit 2 'a missing pipeline file is exit 2' 'sluice run no-such-file.yaml'
 
