@@ -239,4 +239,24 @@ expect_success 'a FIFO or a device in place of metrics or an output fails the st
     step_field $r fifo_output message | grep -q "/p${q} is not a regular file or a folder$"
 '
 
+cat >slurm.yaml <<'EOF'
+pipeline: slurm
+steps:
+  remote:
+    executor: slurm
+    run: touch "$PROBE/remote-ran"
+  here:
+    run: touch "$PROBE/here-ran"
+EOF
+
+# DESIGN's Slurm executor is not built yet: such a step must not quietly run on this machine.
+expect_success 'a step with executor: slurm fails, saying so, and does not run here' '
+    rm -f probe/* &&
+    { sluice run slurm.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "here=succeeded remote=failed" &&
+    step_field $r remote message | grep -q "^executor ${q}slurm$q is not available in this build yet" &&
+    test ! -e probe/remote-ran && test -e probe/here-ran
+'
+
 done_testing
