@@ -80,6 +80,29 @@ void dag_pipeline_dot(const struct pipeline *p, const struct graph *g,
     strbuf_addstr(dot, "}\n");
 }
 
+/* graphviz's layout grows much faster than the graph: measured here, a step graph of 2,000
+ * dependencies takes 0.16 s, 8,000 take 1.7 s and 49,000 (20 layers of 50) 70-115 s, all of it
+ * on the loop that also serves the page and drives runs. Bigger graphs are not drawn. */
+#define DRAW_MAX_NODES 1000
+#define DRAW_MAX_EDGES 2000
+
+/* Answer a picture that says why there is none: only numbers go into it. */
+static int answer_too_big(struct http_resp *resp, size_t nodes, const char *what_nodes,
+                          size_t edges, const char *what_edges)
+{
+    resp->status = 200;
+    resp->content_type = "image/svg+xml";
+    strbuf_reset(&resp->body);
+    strbuf_addf(&resp->body,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"40\" "
+                "viewBox=\"0 0 640 40\"><text x=\"8\" y=\"24\" font-family=\"sans-serif\" "
+                "font-size=\"13\" fill=\"#6b7280\">%zu %s and %zu %s: too many to draw "
+                "(at most %d and %d)</text></svg>\n",
+                nodes, what_nodes, edges, what_edges, DRAW_MAX_NODES, DRAW_MAX_EDGES);
+    http_resp_header(resp, "Cache-Control", "no-store");
+    return 0;
+}
+
 /* Answer the SVG of dot, or 503 when graphviz cannot draw it. */
 static int answer_svg(struct http_resp *resp, const struct strbuf *dot)
 {
@@ -111,6 +134,13 @@ static int answer_pipeline(struct http_resp *resp, const struct pipeline *p,
         return 0;
     }
     diag_list_release(&diags);
+    size_t edges = 0;
+    for (size_t i = 0; i < g.n; i++)
+        edges += g.nodes[i].ndeps;
+    if (p->nsteps > DRAW_MAX_NODES || edges > DRAW_MAX_EDGES) {
+        graph_release(&g);
+        return answer_too_big(resp, p->nsteps, "steps", edges, "dependencies");
+    }
     struct strbuf dot = STRBUF_INIT;
     dag_pipeline_dot(p, &g, status, &dot);
     graph_release(&g);
@@ -175,7 +205,8 @@ int api_pipeline_svg(struct http_req *req, struct http_resp *resp)
 
 struct lineage_dot {
     struct strbuf *dot;
-    struct strmap seen; /* node ids already drawn */
+    struct strmap seen; /* node ids and edges already drawn */
+    size_t nodes, edges;
 };
 
 static void lineage_node(struct lineage_dot *L, const char *id, const char *label,
@@ -183,6 +214,7 @@ static void lineage_node(struct lineage_dot *L, const char *id, const char *labe
 {
     if (!strmap_add(&L->seen, id, 0, NULL))
         return;
+    L->nodes++;
     strbuf_addstr(L->dot, "  ");
     gv_add_quoted(L->dot, id);
     strbuf_addstr(L->dot, " [id=");
@@ -196,6 +228,7 @@ static void lineage_edge(struct lineage_dot *L, const char *from, const char *to
 {
     char *key = xasprintf("%s\x1f%s", from, to);
     if (strmap_add(&L->seen, key, 0, NULL)) {
+        L->edges++;
         strbuf_addstr(L->dot, "  ");
         gv_add_quoted(L->dot, from);
         strbuf_addstr(L->dot, " -> ");
@@ -267,9 +300,9 @@ static void lineage_walk(struct lineage_dot *L, json_t *entries, const char *anc
     }
 }
 
-void dag_lineage_dot(json_t *lineage, struct strbuf *dot)
+void dag_lineage_dot(json_t *lineage, struct strbuf *dot, size_t *nodes, size_t *edges)
 {
-    struct lineage_dot L = {dot, STRMAP_INIT};
+    struct lineage_dot L = {dot, STRMAP_INIT, 0, 0};
     graph_head(dot);
     json_t *art = json_object_get(lineage, "artifact");
     /* the root has no name of its own: the one its producer gave it */
@@ -312,6 +345,8 @@ void dag_lineage_dot(json_t *lineage, struct strbuf *dot)
     free(root);
     strbuf_addstr(dot, "}\n");
     strmap_release(&L.seen);
+    *nodes = L.nodes;
+    *edges = L.edges;
 }
 
 int api_lineage_svg(struct http_req *req, struct http_resp *resp)
@@ -322,9 +357,13 @@ int api_lineage_svg(struct http_req *req, struct http_resp *resp)
     if (!doc)
         return api_store_error(resp, &e);
     struct strbuf dot = STRBUF_INIT;
-    dag_lineage_dot(doc, &dot);
+    size_t nodes, edges;
+    dag_lineage_dot(doc, &dot, &nodes, &edges);
     json_decref(doc);
-    answer_svg(resp, &dot);
+    if (nodes > DRAW_MAX_NODES || edges > DRAW_MAX_EDGES)
+        answer_too_big(resp, nodes, "artifacts and attempts", edges, "links");
+    else
+        answer_svg(resp, &dot);
     strbuf_release(&dot);
     return 0;
 }

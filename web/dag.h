@@ -14,7 +14,7 @@
 void dag_pipeline_dot(const struct pipeline *p, const struct graph *g,
                       const enum step_status *status, struct strbuf *dot);
 /* The graph of a lineage document (doc_lineage_json plus "deployments"): artifacts, the
- * attempts that made and read them, deployments. */
-void dag_lineage_dot(json_t *lineage, struct strbuf *dot);
+ * attempts that made and read them, deployments; *nodes and *edges say how many it drew. */
+void dag_lineage_dot(json_t *lineage, struct strbuf *dot, size_t *nodes, size_t *edges);
 
 #endif
