@@ -56,6 +56,7 @@ int store_run_create(struct store *st, const struct run_new *rn, int64_t *run_id
     char digest[65];
     int64_t pid, vid, id = 0, now = store_now_ms();
     int kind, rc = -1;
+    bool fired = false;
     if (!rn->pipeline || !rn->yaml)
         BUG("store_run_create without a pipeline name or text");
     const char *trigger = rn->trigger ? rn->trigger : "cli";
@@ -71,6 +72,16 @@ int store_run_create(struct store *st, const struct run_new *rn, int64_t *run_id
                    rn->options, now) < 0)
         goto out;
     id = sqlite3_last_insert_rowid(st->db);
+    if (rn->fire_at) {
+        int added = 0;
+        if (store_exec(st, S_SCHEDULE_FIRE_ADD, &added, e, "record the schedule's fire", "sII",
+                       rn->pipeline, rn->fire_at, id) < 0)
+            goto out;
+        if (!added) {
+            fired = true; /* rolled back below: no second run for one fire */
+            goto out;
+        }
+    }
     for (size_t i = 0; i < rn->nparams; i++) {
         if (store_exec(st, S_PARAM_INSERT, NULL, e, "insert run parameter", "Iss", id,
                        rn->params[i].name, rn->params[i].value) < 0) {
@@ -98,7 +109,7 @@ out:
     rc = store_tx_end(st, kind, rc, e);
     if (rc == 0)
         *run_id = id;
-    return rc;
+    return fired ? 1 : rc;
 }
 
 void run_row_release(struct run_row *r)

@@ -177,6 +177,14 @@ static const char *const migrations[] = {
      * names the step's process: an engine that adopts the attempt needs that to stop it */
     "ALTER TABLE attempts ADD COLUMN step_pid INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE attempts ADD COLUMN step_pid_start INTEGER NOT NULL DEFAULT 0;\n",
+    /* 4: one run per scheduled fire of a pipeline, however many servers watch the schedule:
+     * the fire is recorded with the run, and a second server's insert finds it taken */
+    "CREATE TABLE schedule_fires (\n"
+    "    pipeline TEXT NOT NULL,\n"
+    "    fire_at INTEGER NOT NULL,         -- the cron time it fired for, unix seconds\n"
+    "    run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "    PRIMARY KEY (pipeline, fire_at)\n"
+    ");\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

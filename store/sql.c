@@ -48,6 +48,8 @@ const char *const store_sql[S_COUNT] = {
                          " VALUES (?1, ?2, ?3, ?4)",
     [S_RUN_INSERT] = "INSERT INTO runs (pipeline_id, version_id, path, status, trigger,"
                      " parent_run, options, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_SCHEDULE_FIRE_ADD] = "INSERT OR IGNORE INTO schedule_fires (pipeline, fire_at, run_id)"
+                            " VALUES (?1, ?2, ?3)",
     [S_PARAM_INSERT] = "INSERT INTO run_params (run_id, name, value) VALUES (?1, ?2, ?3)",
     [S_STEP_INSERT] = "INSERT INTO steps (run_id, name, kind, status) VALUES (?1, ?2, ?3, ?4)",
     [S_RUN_GET] = "SELECT " RUN_COLS ", v.yaml" RUN_FROM " WHERE r.id = ?1",

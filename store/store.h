@@ -85,10 +85,13 @@ struct run_new {
     const char *const *steps;  /* step names, file order */
     const char *const *kinds;  /* their kinds */
     size_t nsteps;
+    int64_t fire_at;           /* a scheduled run: the cron time it fires for (unix seconds) */
 };
 
 /* Insert pipeline (if new), version (if new), run (queued), params and one pending steps row
- * per step, and a 'queued' event, in one transaction. */
+ * per step, and a 'queued' event, in one transaction. Returns 0 with *run_id set, -1 with e
+ * set, or 1 when rn->fire_at is set and that fire of the pipeline already has its run (another
+ * server fired it): then nothing is created. */
 int store_run_create(struct store *st, const struct run_new *rn, int64_t *run_id, struct err *e);
 
 struct run_row {

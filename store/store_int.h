@@ -24,6 +24,7 @@ enum stmt_id {
     S_VERSION_FIND,
     S_VERSION_INSERT,
     S_RUN_INSERT,
+    S_SCHEDULE_FIRE_ADD,
     S_PARAM_INSERT,
     S_STEP_INSERT,
     S_RUN_GET,

@@ -120,12 +120,13 @@ static void sched_reload(struct web_app *app, time_t now)
     s->alloc = fresh.alloc;
 }
 
-static void sched_fire(struct web_app *app, const char *name)
+static void sched_fire(struct web_app *app, const char *name, time_t at)
 {
     struct err e = ERR_INIT;
     struct pipeline *p = trigger_find_pipeline(app->dags, name, &e);
     int64_t id = 0;
-    if (p && trigger_run(app->st, p, NULL, 0, "schedule", &app->run_opts, &id, &e) == 0 &&
+    /* Another server watching the same workspace may have fired it: then it is that one's. */
+    if (p && trigger_scheduled(app->st, p, (int64_t)at, &app->run_opts, &id, &e) == 0 &&
         app->eng && !app->stopping)
         engine_add_run(app->eng, id, &app->run_opts, &e);
     pipeline_free(p);
@@ -141,8 +142,9 @@ static void sched_tick(struct web_app *app)
         struct sched_entry *en = &s->e[i];
         if (en->next == (time_t)-1 || now < en->next)
             continue;
+        time_t at = en->next;
         en->next = cron_next(&en->cron, now);
-        sched_fire(app, en->name);
+        sched_fire(app, en->name, at);
     }
 }
 

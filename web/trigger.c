@@ -115,9 +115,9 @@ int trigger_check_param(const struct pipeline *p, const char *name, const char *
     return 0;
 }
 
-int trigger_run(struct store *st, const struct pipeline *p, const struct run_param *set,
-                size_t nset, const char *trigger, const struct engine_opts *opts,
-                int64_t *run_id, struct err *e)
+static int create_run(struct store *st, const struct pipeline *p, const struct run_param *set,
+                      size_t nset, const char *trigger, int64_t fire_at,
+                      const struct engine_opts *opts, int64_t *run_id, struct err *e)
 {
     struct run_param *params = xcalloc(p->nparams + 1, sizeof(*params));
     const char **names = xcalloc(p->nsteps + 1, sizeof(*names));
@@ -150,6 +150,7 @@ int trigger_run(struct store *st, const struct pipeline *p, const struct run_par
         .steps = names,
         .kinds = kinds,
         .nsteps = p->nsteps,
+        .fire_at = fire_at,
     };
     int rc = store_run_create(st, &rn, run_id, e);
     free(opts_text);
@@ -157,6 +158,19 @@ int trigger_run(struct store *st, const struct pipeline *p, const struct run_par
     free(names);
     free(kinds);
     return rc;
+}
+
+int trigger_run(struct store *st, const struct pipeline *p, const struct run_param *set,
+                size_t nset, const char *trigger, const struct engine_opts *opts,
+                int64_t *run_id, struct err *e)
+{
+    return create_run(st, p, set, nset, trigger, 0, opts, run_id, e);
+}
+
+int trigger_scheduled(struct store *st, const struct pipeline *p, int64_t fire_at,
+                      const struct engine_opts *opts, int64_t *run_id, struct err *e)
+{
+    return create_run(st, p, NULL, 0, "schedule", fire_at, opts, run_id, e);
 }
 
 int trigger_retry(struct store *st, int64_t parent, int64_t *run_id, struct engine_opts *opts,

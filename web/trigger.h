@@ -38,6 +38,12 @@ int trigger_run(struct store *st, const struct pipeline *p, const struct run_par
                 size_t nset, const char *trigger, const struct engine_opts *opts,
                 int64_t *run_id, struct err *e);
 
+/* Record the queued run of p's schedule fire at fire_at (the cron time, unix seconds), trigger
+ * "schedule", once however many servers fire it: 0 with *run_id set, 1 when another server
+ * recorded that fire first (nothing is created), -1 with e set. */
+int trigger_scheduled(struct store *st, const struct pipeline *p, int64_t fire_at,
+                      const struct engine_opts *opts, int64_t *run_id, struct err *e);
+
 /* Record a queued retry of run parent (trigger "retry"): its exact pipeline text, parameters
  * and options; the engine reuses the steps that succeeded in parent. *opts receives the
  * options to drive it with. TRIGGER_CONFLICT when parent has not ended. */

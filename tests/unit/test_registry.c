@@ -591,14 +591,18 @@ static void test_migration_from_schema_1(void **state)
     raw_exec(db, "DROP INDEX models_run_step; CREATE INDEX models_run ON models (run_id);"
                  "ALTER TABLE deployments DROP COLUMN run_id;"
                  "ALTER TABLE attempts DROP COLUMN step_pid;"
-                 "ALTER TABLE attempts DROP COLUMN step_pid_start; PRAGMA user_version = 1");
+                 "ALTER TABLE attempts DROP COLUMN step_pid_start; DROP TABLE schedule_fires;"
+                 "PRAGMA user_version = 1");
     sqlite3_close(db);
 
     struct err e = ERR_INIT;
     f->st = store_open(f->home, &e);
     assert_non_null(f->st);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_true(raw_int(db, "PRAGMA user_version") >= 3);
+    assert_true(raw_int(db, "PRAGMA user_version") >= 4);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name ="
+                                 " 'schedule_fires'"),
+                     1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('attempts')"
                                  " WHERE name IN ('step_pid', 'step_pid_start')"),
                      2);

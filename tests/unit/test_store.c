@@ -290,6 +290,35 @@ static void test_run_create_is_atomic(void **state)
     sqlite3_close(db);
 }
 
+/* One run per fire of a schedule, however many servers fire it: the second is told so and
+ * creates nothing; another time, or another pipeline, is another fire. */
+static void test_schedule_fire_once(void **state)
+{
+    struct fx *f = *state;
+    struct err e = ERR_INIT;
+    static const char *const steps[] = {"a"};
+    struct run_new rn = {.pipeline = "alpha", .yaml = "x", .yaml_len = 1, .trigger = "schedule",
+                         .steps = steps, .nsteps = 1, .fire_at = 1795568400};
+    int64_t first = 0, second = -7;
+    OK(store_run_create(f->st, &rn, &first, E));
+    assert_true(first > 0);
+    assert_int_equal(store_run_create(f->st, &rn, &second, &e), 1);
+    assert_int_equal(second, -7); /* untouched */
+    rn.fire_at += 60;
+    OK(store_run_create(f->st, &rn, &second, E));
+    assert_true(second > first);
+    rn.pipeline = "beta";
+    OK(store_run_create(f->st, &rn, &second, E));
+    rn.fire_at = 0; /* not scheduled: never deduplicated */
+    OK(store_run_create(f->st, &rn, &second, E));
+    OK(store_run_create(f->st, &rn, &second, E));
+    sqlite3 *db = raw_open(f);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM runs"), 5);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM steps"), 5);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM schedule_fires"), 3);
+    sqlite3_close(db);
+}
+
 static void test_run_list(void **state)
 {
     struct fx *f = *state;
@@ -697,6 +726,7 @@ int main(void)
         T(test_open_paths),
         T(test_run_create_get),
         T(test_run_create_is_atomic),
+        T(test_schedule_fire_once),
         T(test_run_list),
         T(test_run_list_uses_an_index),
         T(test_run_status_is_conditional),
