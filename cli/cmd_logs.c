@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "executor/spawn.h"
+#include "scheduler/engine.h"
 #include "store/query.h"
 #include "store/store.h"
 #include "util/strbuf.h"
@@ -23,9 +25,12 @@ static const char usage[] =
     "\n"
     "      --attempt N  the log of attempt N (1-based)\n"
     "  -f, --follow     keep printing new output until the attempt ends (waits for the step\n"
-    "                   to start when it has not yet)\n";
+    "                   to start when it has not yet); exits 1 when nothing is left to end\n"
+    "                   it (the run's engine and the step's shim are gone, for 5 s)\n";
 
 #define POLL_MS 200
+/* How long --follow waits for an engine to adopt a run nothing drives before it gives up. */
+#define ORPHAN_WAIT_MS 5000
 #define CHUNK (64 * 1024)
 
 static void sleep_ms(long ms)
@@ -209,12 +214,32 @@ static int wait_for_attempt(struct store *st, long long run_id, const char *step
     }
 }
 
+/* Is anything left to finish the attempt? Its engine (the run's lease owner: a process of this
+ * host that still lives, or any engine of another host), or its shim, which writes exit.json
+ * even when the engine died. Neither: nothing will record the attempt's end until someone resumes the
+ * run. */
+static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
+{
+    if (a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))
+        return true;
+    struct run_row r;
+    struct err e = ERR_INIT;
+    if (store_run_get(st, run_id, &r, &e) < 0)
+        return true; /* cannot tell: keep following */
+    bool alive = run_status_terminal(r.status) ||
+                 (r.lease_owner && engine_owner_alive(r.lease_owner));
+    run_row_release(&r);
+    return alive;
+}
+
 static int show_log(struct store *st, long long run_id, const char *step,
                     const struct attempt_row *a, bool follow)
 {
     char *path = xasprintf("%s/log", a->dir);
     int rc = -1, fd = -1;
-    for (;;) {
+    /* since when nothing drives the attempt: a server adopts such a run within seconds */
+    int64_t orphaned_since = 0;
+    for (int round = 0;; round++) {
         /* Decide "ended" before reading: every byte written before the end is then read. */
         bool ended = !follow || attempt_ended(st, run_id, a, step);
         if (fd < 0) {
@@ -228,6 +253,19 @@ static int show_log(struct store *st, long long run_id, const char *step,
             goto out;
         if (ended)
             break;
+        if (round % 5 == 4) {
+            int64_t now = store_now_ms();
+            if (anyone_drives(st, run_id, a))
+                orphaned_since = 0;
+            else if (!orphaned_since)
+                orphaned_since = now;
+            else if (now - orphaned_since >= ORPHAN_WAIT_MS) {
+                cli_error("nothing drives run %lld any more (its engine and the step's shim are "
+                          "gone): 'sluice resume %lld' picks it up",
+                          run_id, run_id);
+                goto out;
+            }
+        }
         sleep_ms(POLL_MS);
     }
     rc = 0;

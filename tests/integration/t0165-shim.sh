@@ -212,4 +212,35 @@ expect_success 'engine and shim killed at once: resume kills the orphaned step (
     orphan_case 1.5
 '
 
+cat >followdead.yaml <<'EOF'
+pipeline: followdead
+steps:
+  f:
+    run: |
+      echo $$ > "$PROBE/followdead.pid"
+      echo one
+      sleep 30
+EOF
+
+# logs --follow waits for an attempt's end; when nothing is left to record it (engine and shim
+# both gone), it says so and what to do, instead of waiting forever.
+expect_success 'logs --follow gives up, saying why, when the engine and the shim are both gone' '
+    rm -f probe/* &&
+    { "$SLUICE" run followdead.yaml >out 2>err & } &&
+    runpid=$! &&
+    wait_for probe/followdead.pid &&
+    step=$(cat probe/followdead.pid) &&
+    r=$(last_run) &&
+    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r") &&
+    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    { timeout 30 "$SLUICE" logs $r f --follow >fout 2>ferr; rc=$?; } ;
+    kill -9 "$step" 2>/dev/null
+    cat ferr
+    echo "follow exited $rc"
+    test $rc = 1 &&
+    test "$(cat fout)" = one &&
+    grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
+'
+
 done_testing
