@@ -190,12 +190,53 @@ static bool attempt_ended(struct store *st, long long run_id, const struct attem
     return ended;
 }
 
+/* Is anything left to finish the attempt? Its engine (the run's lease owner: a process of this
+ * host that still lives, or any engine of another host), or its shim, which writes exit.json
+ * even when the engine died. Neither: nothing will record the attempt's end until someone resumes the
+ * run. a may be NULL (no attempt yet: only an engine can start one). */
+static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
+{
+    if (a && a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))
+        return true;
+    struct run_row r;
+    struct err e = ERR_INIT;
+    if (store_run_get(st, run_id, &r, &e) < 0)
+        return true; /* cannot tell: keep following */
+    bool alive = run_status_terminal(r.status) ||
+                 (r.lease_owner && engine_owner_alive(r.lease_owner));
+    run_row_release(&r);
+    return alive;
+}
+
+/* Called every POLL_MS while following: false (printed) once nothing has driven the run for
+ * ORPHAN_WAIT_MS, checked every fifth call. */
+static bool still_driven(struct store *st, long long run_id, const struct attempt_row *a,
+                         int round, int64_t *orphaned_since)
+{
+    if (round % 5 != 4)
+        return true;
+    int64_t now = store_now_ms();
+    if (anyone_drives(st, run_id, a)) {
+        *orphaned_since = 0;
+        return true;
+    }
+    if (!*orphaned_since)
+        *orphaned_since = now;
+    if (now - *orphaned_since < ORPHAN_WAIT_MS)
+        return true;
+    cli_error("nothing drives run %lld any more (its engine and the step's shim are gone): "
+              "'sluice resume %lld' picks it up",
+              run_id, run_id);
+    return false;
+}
+
 /* --follow before the step has an attempt: wait for one, or for the step to settle without
  * one. 1 and *a filled, 0 when it settled, -1 (printed) on an error. */
 static int wait_for_attempt(struct store *st, long long run_id, const char *step,
                             struct attempt_row *a)
 {
-    for (;;) {
+    int64_t orphaned_since = 0;
+    for (int round = 0;; round++) {
         struct step_row s;
         if (find_step(st, run_id, step, &s) < 0)
             return -1;
@@ -210,26 +251,10 @@ static int wait_for_attempt(struct store *st, long long run_id, const char *step
                     step_status_name(status));
             return 0;
         }
+        if (!still_driven(st, run_id, NULL, round, &orphaned_since))
+            return -1;
         sleep_ms(POLL_MS);
     }
-}
-
-/* Is anything left to finish the attempt? Its engine (the run's lease owner: a process of this
- * host that still lives, or any engine of another host), or its shim, which writes exit.json
- * even when the engine died. Neither: nothing will record the attempt's end until someone resumes the
- * run. */
-static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
-{
-    if (a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))
-        return true;
-    struct run_row r;
-    struct err e = ERR_INIT;
-    if (store_run_get(st, run_id, &r, &e) < 0)
-        return true; /* cannot tell: keep following */
-    bool alive = run_status_terminal(r.status) ||
-                 (r.lease_owner && engine_owner_alive(r.lease_owner));
-    run_row_release(&r);
-    return alive;
 }
 
 static int show_log(struct store *st, long long run_id, const char *step,
@@ -253,19 +278,8 @@ static int show_log(struct store *st, long long run_id, const char *step,
             goto out;
         if (ended)
             break;
-        if (round % 5 == 4) {
-            int64_t now = store_now_ms();
-            if (anyone_drives(st, run_id, a))
-                orphaned_since = 0;
-            else if (!orphaned_since)
-                orphaned_since = now;
-            else if (now - orphaned_since >= ORPHAN_WAIT_MS) {
-                cli_error("nothing drives run %lld any more (its engine and the step's shim are "
-                          "gone): 'sluice resume %lld' picks it up",
-                          run_id, run_id);
-                goto out;
-            }
-        }
+        if (!still_driven(st, run_id, a, round, &orphaned_since))
+            goto out;
         sleep_ms(POLL_MS);
     }
     rc = 0;

@@ -243,4 +243,13 @@ expect_success 'logs --follow gives up, saying why, when the engine and the shim
     grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
 '
 
+expect_success 'logs --follow of a queued run that no engine drives gives up too, saying how to run it' '
+    sluice trigger followdead.yaml >tout 2>terr &&
+    r=$(sed -n "s/^queued run \([0-9]*\) .*/\1/p" tout) && test -n "$r" &&
+    { timeout 30 "$SLUICE" logs $r f --follow >fout 2>ferr; rc=$?; } ;
+    cat ferr
+    test $rc = 1 &&
+    grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
+'
+
 done_testing
