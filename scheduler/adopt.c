@@ -345,6 +345,10 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         store_step_set_status(st, d->row_id, STEP_PENDING, run->plan.status[d->index],
                               "upstream step ended", &ch, e);
     }
+    /* A cancel requested while no engine drove the run (sluice cancel adopts it to carry the
+     * cancel out): an attempt recovered as lost ends cancelled, not retried and not failed. */
+    bool cancel = run->row.cancel_requested;
+    run->cancelling = cancel;
     for (size_t i = 0; i < run->nsteps; i++) {
         struct step_rt *s = &run->steps[i];
         enum step_status status = run->plan.status[i];
@@ -374,6 +378,10 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     }
     free(row_of);
     step_rows_free(rows, nrows);
+    if (cancel) {
+        run->cancelling = false; /* so that run_cancel stops what still runs, and the rest */
+        run_cancel(run, "cancelled");
+    }
     if (fresh && run->row.parent_run && run->row.trigger && !strcmp(run->row.trigger, "retry"))
         reuse_parent(run, e);
     if (eng->handles_open) {

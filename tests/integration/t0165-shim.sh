@@ -235,7 +235,7 @@ expect_success 'logs --follow gives up, saying why, when the engine and the shim
                WHERE s.run_id = $r") &&
     kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
     { timeout 30 "$SLUICE" logs $r f --follow >fout 2>ferr; rc=$?; } ;
-    kill -9 "$step" 2>/dev/null
+    kill -9 -- -"$step" 2>/dev/null # the step and its sleep: it leads its own group
     cat ferr
     echo "follow exited $rc"
     test $rc = 1 &&
@@ -250,6 +250,38 @@ expect_success 'logs --follow of a queued run that no engine drives gives up too
     cat ferr
     test $rc = 1 &&
     grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
+'
+
+cat >canceldead.yaml <<'EOF'
+pipeline: canceldead
+steps:
+  a:
+    run: |
+      echo $$ > "$PROBE/canceldead.pid"
+      sleep 30
+    retries: 2
+    retry_delay: 0s
+  b: { run: "true", needs: [a] }
+EOF
+
+expect_success 'cancel of a run whose engine and shim died: the run ends cancelled, its orphan is killed, nothing retried' '
+    rm -f probe/* &&
+    { "$SLUICE" run canceldead.yaml >out 2>err & } &&
+    runpid=$! &&
+    wait_for probe/canceldead.pid &&
+    step=$(cat probe/canceldead.pid) &&
+    r=$(last_run) &&
+    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+               WHERE s.run_id = $r") &&
+    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    kill -0 "$step" &&
+    sluice cancel $r >cout 2>cerr &&
+    cat cout cerr &&
+    test "$(run_status $r)" = cancelled &&
+    test "$(attempts $r a)" = "1:lost" &&
+    test "$(db "SELECT status FROM steps WHERE run_id = $r AND name = ${q}a$q")" = cancelled &&
+    test "$(db "SELECT status FROM steps WHERE run_id = $r AND name = ${q}b$q")" = cancelled &&
+    wait_gone "$step" 2
 '
 
 done_testing
