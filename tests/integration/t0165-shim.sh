@@ -15,6 +15,13 @@ attempts() {
     db "SELECT group_concat(n || ':' || status, ' ') FROM (SELECT a.n, a.status FROM attempts a
         JOIN steps s ON s.id = a.step_id WHERE s.run_id = $1 AND s.name = '$2' ORDER BY a.n)"
 }
+# shim_of RUN: the shim that served the run's first attempt
+shim_of() {
+    db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
+        WHERE s.run_id = $1 AND a.n = 1 LIMIT 1"
+}
+# kill_both RUNPID RUN: kill -9 the engine (a background job of this shell) and its shim at once
+kill_both() { kill -9 "$1" "$(shim_of "$2")" && { wait "$1"; test $? = 137; }; }
 # gone PID: neither the process nor anything in its session is left
 gone() { ! kill -0 "$1" 2>/dev/null && ! pgrep -s "$1" >/dev/null; }
 # wait_gone PID [SECONDS]
@@ -81,9 +88,7 @@ expect_success 'kill -9 of the shim: the step dies with it, is lost, its retry a
     wait_for probe/s.pid.1 &&
     step=$(cat probe/s.pid.1) &&
     r=$(last_run) &&
-    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
-               WHERE s.run_id = $r AND a.n = 1") &&
-    kill -9 "$shim" &&
+    kill -9 "$(shim_of $r)" &&
     wait $runpid; rc=$?
     cat err
     echo "run exited $rc; attempts: $(attempts $r s)"
@@ -189,11 +194,9 @@ orphan_case() {
     step=$(cat probe/orphan.pid) && child=$(cat probe/orphan.child) &&
     r=$(last_run) &&
     sleep "$1" &&
-    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
-               WHERE s.run_id = $r AND a.n = 1") &&
     echo "recorded step pid: $(db "SELECT a.step_pid FROM attempts a JOIN steps s
                ON s.id = a.step_id WHERE s.run_id = $r AND a.n = 1") (step $step)" &&
-    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    kill_both $runpid $r &&
     kill -0 "$step" && kill -0 "$child" &&
     sluice resume $r >rout 2>rerr; rc=$?
     cat rerr
@@ -231,9 +234,7 @@ expect_success 'logs --follow gives up, saying why, when the engine and the shim
     wait_for probe/followdead.pid &&
     step=$(cat probe/followdead.pid) &&
     r=$(last_run) &&
-    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
-               WHERE s.run_id = $r") &&
-    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    kill_both $runpid $r &&
     { timeout 30 "$SLUICE" logs $r f --follow >fout 2>ferr; rc=$?; } ;
     kill -9 -- -"$step" 2>/dev/null # the step and its sleep: it leads its own group
     cat ferr
@@ -271,9 +272,7 @@ expect_success 'cancel of a run whose engine and shim died: the run ends cancell
     wait_for probe/canceldead.pid &&
     step=$(cat probe/canceldead.pid) &&
     r=$(last_run) &&
-    shim=$(db "SELECT a.pid FROM attempts a JOIN steps s ON s.id = a.step_id
-               WHERE s.run_id = $r") &&
-    kill -9 $runpid "$shim" && { wait $runpid; test $? = 137; } &&
+    kill_both $runpid $r &&
     kill -0 "$step" &&
     sluice cancel $r >cout 2>cerr &&
     cat cout cerr &&
