@@ -196,7 +196,8 @@ int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const ch
             matched++;
         }
         closedir(d);
-        killed += matched;
+        if (round == 0)
+            killed = matched; /* later rounds see the same processes again, until they are gone */
         if (!matched)
             break;
         /* A killed process keeps its environment until it is gone: give it time to go. */

@@ -66,7 +66,8 @@ int proc_kill_group(pid_t pid, unsigned long long start, int sig);
  * again until nothing matches (a process may start another before it dies), 10 rounds at most.
  * What finds everything left of an attempt whose shim died, by its SLUICE_* variables: the
  * step's session and any process of it that made a session of its own. Returns how many
- * processes were killed, or -1 with errno set when /proc cannot be read. */
+ * processes the first scan found (and killed), or -1 with errno set when /proc cannot be read
+ * or dir cannot be examined. */
 int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const char *dir);
 
 /* DIR/exit.json, as written by the shim (see shim.h), or the shim's report of it. */

@@ -72,7 +72,8 @@ _Noreturn void engine_lease_lost(struct run_ctx *run)
 void engine_fence_leases(struct engine *eng)
 {
     /* A heartbeat every RENEW_EVERY_MS keeps a lease at least LEASE_MS - RENEW_EVERY_MS
-     * ahead; one that is nearer its end than that missed a heartbeat. */
+     * ahead; one nearer its end than a heartbeat less (LEASE_MS - 2 * RENEW_EVERY_MS) missed
+     * one: the engine was stopped, or blocked. Checked only then, so a commit costs nothing. */
     int64_t now = store_now_ms();
     for (struct run_ctx *r = eng->runs; r; r = r->next) {
         if (r->ended || r->row.lease_expires - now > LEASE_MS - 2 * RENEW_EVERY_MS)
