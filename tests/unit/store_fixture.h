@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/err.h"
@@ -161,6 +163,62 @@ static inline int raw_int(sqlite3 *db, const char *sql)
     int v = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/* One child's part of a race: the wins it scored with its own connection st, or -1 after
+ * printing why it failed. */
+typedef int (*race_cb)(struct store *st, int child, void *data);
+
+/* nproc processes race with body, each on a connection of its own opened before a common start
+ * line, so that their loops overlap; their wins must add up to want. No connection crosses
+ * fork(): f->st is closed first and opened again afterwards. Wins travel as exit statuses, so
+ * each child scores at most 252. */
+static inline void race(struct fx *f, int nproc, race_cb body, void *data, int want)
+{
+    store_close(f->st);
+    f->st = NULL;
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pids[16];
+    assert_true(nproc > 0 && nproc <= 16);
+    for (int c = 0; c < nproc; c++) {
+        pids[c] = fork();
+        assert_true(pids[c] >= 0);
+        if (pids[c] != 0)
+            continue;
+        struct err e = ERR_INIT;
+        char byte = 'r';
+        close(ready[0]);
+        close(go[1]);
+        struct store *st = store_open(f->home, &e);
+        if (!st)
+            _exit(255);
+        if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
+            _exit(253);
+        int wins = body(st, c, data);
+        store_close(st);
+        _exit(wins < 0 ? 254 : wins);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char byte;
+    for (int c = 0; c < nproc; c++)
+        assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(go[1]); /* the start: every child's read returns */
+    close(ready[0]);
+    int total = 0;
+    for (int c = 0; c < nproc; c++) {
+        int status;
+        assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
+        assert_true(WIFEXITED(status));
+        assert_true(WEXITSTATUS(status) <= 252);
+        total += WEXITSTATUS(status);
+    }
+    assert_int_equal(total, want);
+    struct err e = ERR_INIT;
+    f->st = store_open(f->home, &e);
+    assert_non_null(f->st);
 }
 
 #endif

@@ -3,8 +3,6 @@
  * (won, lost, the model following the step), two processes racing for one decision,
  * deployments retiring the previous champion, catalog versions, and migration 2 over a
  * database of schema 1. Each test runs in a fresh mkdtemp folder. */
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "store/registry.h"
 #include "tests/unit/store_fixture.h"
@@ -354,72 +352,41 @@ static void test_decide_inside_a_transaction(void **state)
     assert_model_status(f->st, "tumour", 1, "pending");
 }
 
+enum { DECIDE_RACE_RUNS = 20 };
+
+/* A child of the decision race: odd children reject, even ones approve, half of them from the
+ * last run backwards, so that they meet. */
+static int decide_runs(struct store *st, int child, void *data)
+{
+    const int64_t *runs = data;
+    struct err e = ERR_INIT;
+    int wins = 0;
+    for (int k = 0; k < DECIDE_RACE_RUNS; k++) {
+        int i = child % 2 ? DECIDE_RACE_RUNS - 1 - k : k;
+        bool won = false;
+        /* the winner's decision must stick */
+        if (store_approval_decide(st, runs[i], "approve", child % 2 == 0,
+                                  child % 2 ? "rej" : "app", NULL, &won, &e) < 0) {
+            fprintf(stderr, "child %d: %s\n", child, e.msg);
+            return -1;
+        }
+        wins += won;
+    }
+    return wins;
+}
+
 /* Processes race for the same decisions (as two `sluice approve` would): each is won once. */
 static void test_two_processes_race_to_decide(void **state)
 {
     struct fx *f = *state;
-    enum { NRUNS = 20, NPROC = 4 };
+    enum { NRUNS = DECIDE_RACE_RUNS, NPROC = 4 };
     int64_t runs[NRUNS];
     for (int i = 0; i < NRUNS; i++) {
         runs[i] = new_tumour_run(f->st);
         reg(f->st, "tumour", runs[i], i + 1);
         make_waiting(f->st, runs[i]);
     }
-    /* no connection crosses fork(): close ours, each child opens its own */
-    store_close(f->st);
-    f->st = NULL;
-    int ready[2], go[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
-    pid_t pids[NPROC];
-    for (int c = 0; c < NPROC; c++) {
-        pids[c] = fork();
-        assert_true(pids[c] >= 0);
-        if (pids[c] != 0)
-            continue;
-        struct err e = ERR_INIT;
-        char byte = 'r';
-        close(ready[0]);
-        close(go[1]);
-        struct store *st = store_open(f->home, &e);
-        if (!st)
-            _exit(255);
-        if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
-            _exit(253);
-        int wins = 0;
-        for (int k = 0; k < NRUNS; k++) {
-            int i = c % 2 ? NRUNS - 1 - k : k; /* half go backwards: they meet */
-            bool won = false;
-            /* odd children reject, even ones approve: the winner's decision must stick */
-            if (store_approval_decide(st, runs[i], "approve", c % 2 == 0, c % 2 ? "rej" : "app",
-                                      NULL, &won, &e) < 0) {
-                fprintf(stderr, "child %d: %s\n", c, e.msg);
-                _exit(254);
-            }
-            wins += won;
-        }
-        store_close(st);
-        _exit(wins);
-    }
-    close(ready[1]);
-    close(go[0]);
-    char byte;
-    for (int c = 0; c < NPROC; c++)
-        assert_int_equal(read(ready[0], &byte, 1), 1);
-    close(go[1]);
-    close(ready[0]);
-    int total = 0;
-    for (int c = 0; c < NPROC; c++) {
-        int status;
-        assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
-        assert_true(WIFEXITED(status));
-        assert_true(WEXITSTATUS(status) <= NRUNS);
-        total += WEXITSTATUS(status);
-    }
-    assert_int_equal(total, NRUNS);
-    struct err e = ERR_INIT;
-    f->st = store_open(f->home, &e);
-    assert_non_null(f->st);
+    race(f, NPROC, decide_runs, runs, NRUNS);
     for (int i = 0; i < NRUNS; i++) {
         struct approval_row *a;
         size_t n;

@@ -3,8 +3,6 @@
  * test runs in a fresh mkdtemp folder (store_fixture.h). */
 #include <signal.h>
 #include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "tests/unit/store_fixture.h"
 
@@ -83,71 +81,36 @@ static void test_two_connections(void **state)
     store_close(b);
 }
 
+enum { START_RACE_RUNS = 200 };
+
+/* A child of the start race: every run, from one end or the other. */
+static int start_runs(struct store *st, int child, void *data)
+{
+    const int64_t *ids = data;
+    struct err e = ERR_INIT;
+    int wins = 0;
+    /* opposite orders: they meet in the middle, where both go for the same runs */
+    for (int k = 0; k < START_RACE_RUNS; k++) {
+        int i = child ? START_RACE_RUNS - 1 - k : k;
+        bool changed;
+        if (store_run_set_status(st, ids[i], RUN_QUEUED, RUN_RUNNING, NULL, &changed, &e) < 0) {
+            fprintf(stderr, "child %d: %s\n", child, e.msg);
+            return -1;
+        }
+        wins += changed;
+    }
+    return wins;
+}
+
 /* Two processes race to start the same runs; each run must be started exactly once. */
 static void test_two_processes_race(void **state)
 {
     struct fx *f = *state;
-    enum { NRUNS = 200 }; /* wins are exit statuses: at most 255 */
+    enum { NRUNS = START_RACE_RUNS };
     int64_t ids[NRUNS];
     for (int i = 0; i < NRUNS; i++)
         ids[i] = new_run(f->st, "alpha");
-    /* no connection crosses fork(): close ours, each child opens its own */
-    store_close(f->st);
-    f->st = NULL;
-    /* a start line: both children open their store, say so on `ready`, and wait for `go` to
-     * close, so that their loops overlap */
-    int ready[2], go[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
-    pid_t pids[2];
-    for (int c = 0; c < 2; c++) {
-        pids[c] = fork();
-        assert_true(pids[c] >= 0);
-        if (pids[c] == 0) {
-            struct err e = ERR_INIT;
-            char byte = 'r';
-            close(ready[0]);
-            close(go[1]);
-            struct store *st = store_open(f->home, &e);
-            int wins = 0;
-            if (!st)
-                _exit(255);
-            if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 0)
-                _exit(253);
-            /* opposite orders: they meet in the middle, where both go for the same runs */
-            for (int k = 0; k < NRUNS; k++) {
-                int i = c ? NRUNS - 1 - k : k;
-                bool changed;
-                if (store_run_set_status(st, ids[i], RUN_QUEUED, RUN_RUNNING, NULL, &changed,
-                                         &e) < 0) {
-                    fprintf(stderr, "child %d: %s\n", c, e.msg);
-                    _exit(254);
-                }
-                wins += changed;
-            }
-            store_close(st);
-            _exit(wins);
-        }
-    }
-    close(ready[1]);
-    close(go[0]);
-    char bytes[2];
-    assert_int_equal(read(ready[0], bytes, 1), 1);
-    assert_int_equal(read(ready[0], bytes + 1, 1), 1);
-    close(go[1]);
-    close(ready[0]);
-    int total = 0;
-    for (int c = 0; c < 2; c++) {
-        int status;
-        assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
-        assert_true(WIFEXITED(status));
-        assert_true(WEXITSTATUS(status) <= NRUNS);
-        total += WEXITSTATUS(status);
-    }
-    assert_int_equal(total, NRUNS);
-    struct err e = ERR_INIT;
-    f->st = store_open(f->home, &e);
-    assert_non_null(f->st);
+    race(f, 2, start_runs, ids, NRUNS);
     for (int i = 0; i < NRUNS; i++) {
         assert_int_equal(run_status(f->st, ids[i]), RUN_RUNNING);
         assert_int_equal(count_events(f->st, ids[i], NULL, "status", "queued -> running"), 1);
