@@ -36,15 +36,12 @@ void sha256_hex(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1])
 static int hash_file(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size,
                      struct err *e)
 {
-    /* O_NONBLOCK: a FIFO in an output's place must not block the engine; it is refused. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    /* A FIFO in an output's place must not block the engine: it is refused, like a device. */
+    int fd = fs_open_regular(path, NULL);
+    if (fd == -2)
+        return err_set(e, "'%s' is not a regular file or a folder", path);
     if (fd < 0)
         return err_set(e, "cannot read '%s': %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode)) {
-        close(fd);
-        return err_set(e, "'%s' is not a regular file or a folder", path);
-    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     static unsigned char buf[1 << 16];

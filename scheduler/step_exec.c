@@ -2,7 +2,6 @@
  * behind (outputs into the artifact store, metrics, lineage). */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "executor/artifact.h"
 #include "scheduler/engine_int.h"
 #include "store/registry.h"
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 extern char **environ;
@@ -477,17 +477,12 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
 char *step_log_last_line(const char *dir)
 {
     char *path = xasprintf("%s/log", dir);
-    /* The step could have put anything in its log's place: only a regular file is read, and
-     * opening a FIFO must not wait for a writer. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    free(path);
+    /* The step could have put anything in its log's place: only a regular file is read. */
     struct stat st;
+    int fd = fs_open_regular(path, &st);
+    free(path);
     if (fd < 0)
         return NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return NULL;
-    }
     char buf[4096];
     off_t from = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
     ssize_t got = pread(fd, buf, sizeof(buf) - 1, from);
@@ -526,7 +521,7 @@ static int read_metrics(struct run_ctx *run, struct step_rt *s, struct err *e)
     int rd = strbuf_read_regular(&text, path, METRICS_MAX_BYTES);
     if (rd == -1 && errno == ENOENT)
         goto out; /* no metrics: fine */
-    if (rd == -3 || rd == -2 || rd == -1) {
+    if (rd != 0) {
         rc = rd == -3   ? err_set(e, "metrics file is not a regular file")
              : rd == -2 ? err_set(e, "metrics file is larger than 16 MiB")
                         : err_set(e, "cannot read the metrics file: %s", strerror(errno));

@@ -2,9 +2,11 @@
 #include "util/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/xalloc.h"
 
@@ -33,4 +35,27 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
         rc = err_set(e, "cannot create folder '%s': %s", p, strerror(errno));
     free(p);
     return rc;
+}
+
+int fs_open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat own;
+    if (!st)
+        st = &own;
+    if (fstat(fd, st) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return -2;
+    }
+    /* O_NONBLOCK means nothing for a regular file's reads, but say what is meant */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
 }

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/xalloc.h"
 
 char strbuf_empty[1];
@@ -149,20 +149,8 @@ int strbuf_read_file(struct strbuf *sb, const char *path, size_t cap)
 
 int strbuf_read_regular(struct strbuf *sb, const char *path, size_t cap)
 {
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = fs_open_regular(path, NULL);
     if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return -3;
-    }
+        return fd == -2 ? -3 : -1;
     return read_fd(sb, fd, cap);
 }
