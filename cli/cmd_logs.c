@@ -192,8 +192,8 @@ static bool attempt_ended(struct store *st, long long run_id, const struct attem
 
 /* Is anything left to finish the attempt? Its engine (the run's lease owner: a process of this
  * host that still lives, or any engine of another host), or its shim, which writes exit.json
- * even when the engine died. Neither: nothing will record the attempt's end until someone resumes the
- * run. a may be NULL (no attempt yet: only an engine can start one). */
+ * even when the engine died. Neither: nothing will record the attempt's end until someone
+ * resumes the run. a may be NULL (no attempt yet: only an engine can start one). */
 static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
 {
     if (a && a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))

@@ -487,9 +487,10 @@ static struct job *parse_run(char *payload, size_t len)
     j->workdir = next_field(&cur, end);
     size_t argc = 0, envc = 0;
     long long idv = 0;
-    if (!kind || !id || parse_ms(id, &idv) < 0 || !timeout || parse_ms(timeout, &j->timeout_ms) < 0 ||
-        !grace || parse_ms(grace, &j->grace_ms) < 0 || !shell || !j->dir || !*j->dir ||
-        !j->workdir || !parse_count(next_field(&cur, end), len, &argc) || !argc ||
+    if (!kind || !id || parse_ms(id, &idv) < 0 || !timeout ||
+        parse_ms(timeout, &j->timeout_ms) < 0 || !grace || parse_ms(grace, &j->grace_ms) < 0 ||
+        !shell || !j->dir || !*j->dir || !j->workdir ||
+        !parse_count(next_field(&cur, end), len, &argc) || !argc ||
         !(j->argv = take_fields(&cur, end, argc)) ||
         !parse_count(next_field(&cur, end), len, &envc) ||
         !(j->envp = take_fields(&cur, end, envc))) {

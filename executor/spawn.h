@@ -31,10 +31,10 @@ struct spawn_proc {
                 * pidfd_open (before 5.3): then watch SIGCHLD and call spawn_reap() */
 };
 
-/* Start a one-step shim, `SLUICE_BIN shim DIR … -- ARGV`, in a new session, stdin from /dev/null, stdout and
- * stderr appended to DIR/log, no other fd, default signal handlers. Returns 0 and fills out
- * (the caller closes out->pidfd and reaps the shim with spawn_reap()), or -1 with e filled and
- * nothing left running. */
+/* Start a one-step shim, `SLUICE_BIN shim DIR … -- ARGV`, in a new session, stdin from
+ * /dev/null, stdout and stderr appended to DIR/log, no other fd, default signal handlers.
+ * Returns 0 and fills out (the caller closes out->pidfd and reaps the shim with spawn_reap()),
+ * or -1 with e filled and nothing left running. */
 int spawn_shim(const struct spawn_req *req, struct spawn_proc *out, struct err *e);
 
 /* Reap the caller's child pid without blocking. Returns pid once reaped (*status then holds

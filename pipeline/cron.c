@@ -192,8 +192,8 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
             while (k < end && s[k] != ',')
                 k++;
             char q2[DIAG_QUOTE_SIZE];
-            return fail(cp, start, "unexpected '%s' in %s '%s'", diag_excerpt(q, s + i, 1), fd->name,
-                        diag_excerpt(q2, s + item, k - item));
+            return fail(cp, start, "unexpected '%s' in %s '%s'", diag_excerpt(q, s + i, 1),
+                        fd->name, diag_excerpt(q2, s + item, k - item));
         }
         for (int v = lo; v <= hi; v += step)
             *bits |= (uint64_t)1 << v;
