@@ -311,14 +311,20 @@ static bool send_queued(struct engine *eng)
     return again;
 }
 
+/* Commit the batch, if one is open, fenced by the leases of the runs it wrote for. */
+static int flush_batch(struct engine *eng, struct err *e)
+{
+    if (store_batch_open(eng->st))
+        engine_fence_leases(eng);
+    return store_batch_flush(eng->st, e);
+}
+
 void engine_flush(struct engine *eng)
 {
     /* A few rounds at most: a round queues more only when a shim died under it. */
     for (int round = 0; round < 3; round++) {
         struct err e = ERR_INIT;
-        if (store_batch_open(eng->st))
-            engine_fence_leases(eng);
-        if (store_batch_flush(eng->st, &e) < 0) {
+        if (flush_batch(eng, &e) < 0) {
             /* Nothing of this iteration is recorded, so nothing of it may run (a cancel is
              * for a step that runs already). */
             for (size_t i = 0; i < eng->nqueue; i++)
@@ -337,9 +343,7 @@ void engine_flush(struct engine *eng)
         }
     }
     struct err e = ERR_INIT;
-    if (store_batch_open(eng->st))
-        engine_fence_leases(eng);
-    if (store_batch_flush(eng->st, &e) < 0)
+    if (flush_batch(eng, &e) < 0)
         for (struct run_ctx *r = eng->runs; r; r = r->next)
             run_fail(r, &e);
 }
