@@ -270,8 +270,8 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
 /* The cache key of s (hex) and the JSON of its parts; 0 or -1 with e set. */
 int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **info,
                    struct err *e);
-/* The last non-empty line of an attempt's log (at most 200 bytes), for failure messages;
- * NULL when there is none. Caller frees. */
+/* The last non-empty line of an attempt's log (at most 300 bytes, a longer one cut and ending
+ * in "..."), for failure messages; NULL when there is none. Caller frees. */
 char *step_log_last_line(const char *dir);
 /* What changed between two cache_info JSON texts, for humans ("param 'max_depth' 4 -> 6"). */
 char *cache_explain_miss(const char *old_info, const char *new_info);

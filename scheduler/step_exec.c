@@ -495,8 +495,9 @@ char *step_log_last_line(const char *dir)
         return NULL;
     char *line = strrchr(buf, '\n');
     line = line ? line + 1 : buf;
-    if (strlen(line) > 200)
-        line[200] = '\0';
+    /* long enough for a tool's whole error line; a longer one says that it was cut */
+    if (strlen(line) > 300)
+        memcpy(line + 297, "...", 4);
     return xstrdup(line);
 }
 

@@ -259,4 +259,19 @@ expect_success 'a step with executor: slurm fails, saying so, and does not run h
     test ! -e probe/remote-ran && test -e probe/here-ran
 '
 
+cat >longline.yaml <<'EOF'
+pipeline: longline
+steps:
+  loud:
+    run: 'printf "error: %0400d\n" 0; exit 3'
+EOF
+
+expect_success 'a long last log line makes a message of 300 bytes that says it was cut' '
+    { sluice run longline.yaml >out 2>err; test $? = 1; } &&
+    msg=$(step_field $(last_run) loud message) &&
+    echo "$msg" | cut -c1-60 &&
+    test "${#msg}" = $((22 + 300)) &&
+    case "$msg" in "exited with status 3: error: 000"*"000...") ;; *) false ;; esac
+'
+
 done_testing
