@@ -419,6 +419,17 @@ static bool key_on_drift(struct loader *L, struct step *s, const struct ynode *v
     return i >= 0;
 }
 
+static bool key_trigger_rule(struct loader *L, struct step *s, const struct ynode *v)
+{
+    const char *names[TRIGGER_RULE_COUNT];
+    for (int k = 0; k < TRIGGER_RULE_COUNT; k++)
+        names[k] = trigger_rule_name((enum trigger_rule)k);
+    int i = get_choice(L, "trigger_rule", v, names, TRIGGER_RULE_COUNT);
+    if (i >= 0)
+        s->trigger_rule = (enum trigger_rule)i;
+    return i >= 0;
+}
+
 static bool key_resources(struct loader *L, struct step *s, const struct ynode *v)
 {
     static const char *const keys[] = {"cpus", "memory"};
@@ -630,6 +641,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_HEALTH] = {"health", KB(KIND_DEPLOY), "deploy steps", 0, V_FN, key_health, 0, 0},
     [K_HEALTH_TIMEOUT] = {"health_timeout", KB(KIND_DEPLOY), "deploy steps", SK_HEALTH_TIMEOUT,
                           V_DURATION, NULL, F(health_timeout_ms), 0},
+    [K_TRIGGER_RULE] = {"trigger_rule", ALL, NULL, 0, V_FN, key_trigger_rule, 0, 0},
 };
 #undef F
 

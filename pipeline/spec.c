@@ -15,6 +15,20 @@ const char *step_kind_name(enum step_kind k)
     return (unsigned)k < KIND_COUNT ? kind_names[k] : "unknown";
 }
 
+static const char *const trigger_names[TRIGGER_RULE_COUNT] = {
+    [TRIGGER_ALL_SUCCESS] = "all_success",
+    [TRIGGER_NONE_FAILED] = "none_failed",
+    [TRIGGER_NONE_FAILED_MIN_ONE_SUCCESS] = "none_failed_min_one_success",
+    [TRIGGER_ALL_DONE] = "all_done",
+    [TRIGGER_ONE_SUCCESS] = "one_success",
+    [TRIGGER_ONE_FAILED] = "one_failed",
+};
+
+const char *trigger_rule_name(enum trigger_rule r)
+{
+    return (unsigned)r < TRIGGER_RULE_COUNT ? trigger_names[r] : "unknown";
+}
+
 bool step_kind_builtin(enum step_kind k)
 {
     return k == KIND_INGEST || k == KIND_CRAWL || k == KIND_APPROVE || k == KIND_DEPLOY;

@@ -71,6 +71,19 @@ struct env_var {
 
 enum on_drift { DRIFT_WARN, DRIFT_FAIL };
 
+/* When a step may start, given how its direct upstream steps ended: Airflow's trigger rules
+ * (scheduler/plan.h applies them). */
+enum trigger_rule {
+    TRIGGER_ALL_SUCCESS, /* the default */
+    TRIGGER_NONE_FAILED,
+    TRIGGER_NONE_FAILED_MIN_ONE_SUCCESS,
+    TRIGGER_ALL_DONE,
+    TRIGGER_ONE_SUCCESS,
+    TRIGGER_ONE_FAILED,
+};
+#define TRIGGER_RULE_COUNT 6
+const char *trigger_rule_name(enum trigger_rule r);
+
 /* Bits of step.set: which keys the step (or defaults) gave explicitly. */
 enum step_key {
     SK_RETRIES = 1u << 0,
@@ -122,6 +135,7 @@ struct step {
     char *workdir;          /* NULL = the pipeline file's folder; relative to it otherwise */
     struct env_var *env;
     size_t nenv;
+    enum trigger_rule trigger_rule; /* default all_success */
 
     /* built-ins */
     struct sval source;        /* ingest */

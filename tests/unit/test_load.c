@@ -556,6 +556,40 @@ static void test_rules(void **state)
                  "unknown key 'retires' in step 'a'; did you mean 'retries'?");
 }
 
+/* trigger_rule: Airflow's names, any step kind, from defaults too; anything else is an error
+ * at the value that lists the names. */
+static void test_trigger_rule(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "defaults: { trigger_rule: all_done }\n"
+                              "steps:\n"
+                              "  a: { run: a }\n"
+                              "  b: { run: b, needs: [a], trigger_rule: one_failed }\n"
+                              "  gate: { kind: approve, needs: [b], trigger_rule: none_failed }\n",
+                              &dl);
+    assert_non_null(p);
+    assert_int_equal(pipeline_step(p, "a")->trigger_rule, TRIGGER_ALL_DONE);
+    assert_int_equal(pipeline_step(p, "b")->trigger_rule, TRIGGER_ONE_FAILED);
+    assert_int_equal(pipeline_step(p, "gate")->trigger_rule, TRIGGER_NONE_FAILED);
+    pipeline_free(p);
+    p = load("pipeline: x\nsteps:\n  a: { run: a }\n", &dl);
+    assert_non_null(p);
+    assert_int_equal(p->steps[0].trigger_rule, TRIGGER_ALL_SUCCESS);
+    pipeline_free(p);
+    assert_string_equal(trigger_rule_name(TRIGGER_NONE_FAILED_MIN_ONE_SUCCESS),
+                        "none_failed_min_one_success");
+#define RULES                                                                                      \
+    "'trigger_rule' must be 'all_success', 'none_failed', 'none_failed_min_one_success', "        \
+    "'all_done', 'one_success' or 'one_failed', got "
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\n    trigger_rule: all_failed\n", 5, 19,
+                 RULES "'all_failed'");
+    expect_error("pipeline: x\ndefaults:\n  trigger_rule: [one_success]\nsteps:\n  a: { run: a }\n",
+                 3, 17, RULES "a list");
+#undef RULES
+}
+
 static void test_diag_print(void **state)
 {
     (void)state;
@@ -654,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_trigger_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
