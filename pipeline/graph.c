@@ -258,6 +258,7 @@ int graph_build(struct graph *g, const struct pipeline *p, struct diag_list *dia
         g->nodes[i].ndeps = start[i + 1] - start[i];
         g->nodes[i].dependents = rev_pool + off;
         g->nodes[i].ndependents = 0;
+        g->nodes[i].rule = p->steps[i].trigger_rule;
         off += seen[i];
     }
     for (size_t i = 0; i < n; i++)

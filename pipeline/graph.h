@@ -13,6 +13,7 @@ struct graph_node {
     size_t ndeps;
     size_t *dependents; /* indices of the steps that wait for this one, ascending */
     size_t ndependents;
+    enum trigger_rule rule; /* how the ends of deps decide this step (the step's trigger_rule) */
 };
 
 struct graph {

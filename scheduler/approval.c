@@ -28,17 +28,7 @@ void step_follow_decision(struct run_ctx *run, struct step_rt *s, enum step_stat
         uv_timer_stop(&s->timer);
     plan_set(&run->plan, s->index, to);
     run_emit_step(run, s, message);
-    struct err e = ERR_INIT;
-    size_t nc = plan_changes(&run->plan, run->scratch);
-    for (size_t k = 0; k < nc; k++) {
-        struct step_rt *d = &run->steps[run->scratch[k]];
-        bool ch;
-        char *why = xasprintf("upstream step '%s' %s", s->spec->name, step_status_name(to));
-        store_step_set_status(run->eng->st, d->row_id, STEP_PENDING, run->plan.status[d->index],
-                              why, &ch, &e);
-        run_emit_step(run, d, why);
-        free(why);
-    }
+    run_record_settled(run, s, to);
     if (!step_status_ok(to) && run->opts.fail_fast)
         run_cancel(run, "--fail-fast: a step failed");
 }

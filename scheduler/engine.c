@@ -123,21 +123,59 @@ bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
             s->started_ms = store_now_ms();
     plan_set(&run->plan, s->index, to);
     run_emit_step(run, s, message);
+    run_record_settled(run, s, to);
+    return true;
+}
+
+/* Whether an upstream step's status is one that settles a step as dto. */
+static bool ended_as(enum step_status up, enum step_status dto)
+{
+    if (dto == STEP_SKIPPED || dto == STEP_CANCELLED)
+        return up == dto;
+    return up == STEP_FAILED || up == STEP_LOST || up == STEP_UPSTREAM_FAILED;
+}
+
+/* Why the plan settled step d as dto when s ended with `to`. The rules that wait for every
+ * upstream step say what they found; otherwise the message names s, the first cause, or when
+ * s's end is not of the kind (a success that settled a one_failed step), d's own upstream. */
+static char *settled_why(struct run_ctx *run, const struct step_rt *d, enum step_status dto,
+                         const struct step_rt *s, enum step_status to)
+{
+    enum trigger_rule r = d->spec->trigger_rule;
+    const char *found = NULL;
+    if (dto == STEP_SKIPPED && r == TRIGGER_ONE_FAILED)
+        found = "no upstream step failed";
+    else if (dto == STEP_SKIPPED && r != TRIGGER_ALL_SUCCESS)
+        found = "every upstream step was skipped";
+    else if (dto == STEP_UPSTREAM_FAILED && r == TRIGGER_ONE_SUCCESS)
+        found = "no upstream step succeeded";
+    if (found)
+        return xasprintf("%s (trigger_rule %s)", found, trigger_rule_name(r));
+    const struct graph_node *nd = &run->graph.nodes[d->index];
+    for (size_t k = 0; k < nd->ndeps && !ended_as(to, dto); k++) {
+        s = &run->steps[nd->deps[k]];
+        to = run->plan.status[s->index];
+    }
+    return xasprintf("upstream step '%s' %s", s->spec->name, step_status_name(to));
+}
+
+void run_record_settled(struct run_ctx *run, struct step_rt *s, enum step_status to)
+{
+    struct err e = ERR_INIT;
     size_t n = plan_changes(&run->plan, run->scratch);
     for (size_t k = 0; k < n; k++) {
         struct step_rt *d = &run->steps[run->scratch[k]];
         enum step_status dto = run->plan.status[d->index];
-        char *why = xasprintf("upstream step '%s' %s", s->spec->name, step_status_name(to));
+        char *why = settled_why(run, d, dto, s, to);
         bool ch = false;
         if (store_step_set_status(run->eng->st, d->row_id, STEP_PENDING, dto, why, &ch, &e) < 0) {
             free(why);
             run_fail(run, &e);
-            return true;
+            return;
         }
         run_emit_step(run, d, why);
         free(why);
     }
-    return true;
 }
 
 static int64_t retry_delay(const struct step *sp, int attempt)

@@ -147,6 +147,9 @@ struct engine {
 bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
                   const char *message);
 void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
+/* Record (store, listeners) the steps the plan settled without running them when s ended with
+ * `to` (plan_changes), each with why. */
+void run_record_settled(struct run_ctx *run, struct step_rt *s, enum step_status to);
 size_t run_count_done(const struct run_ctx *run);
 /* A store failure: remember it and cancel the run. */
 void run_fail(struct run_ctx *run, const struct err *e);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How runs fail: a failed step fails the run while independent branches go on; --fail-fast
 # cancels the rest; a missing output and malformed metrics fail a step that exited 0; `when:`
-# false skips a step and its downstream; a metric missing at run time fails the step clearly.
+# false skips a step and its downstream; a metric missing at run time fails the step clearly;
+# each step's trigger_rule says whether it runs after its upstream steps failed or were skipped.
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -211,6 +212,189 @@ expect_success 'a metric missing at run time in when: fails the step, naming the
     echo "$msg" | grep -q "accuracy" &&
     test "$(run_status $r)" = failed &&
     test ! -e probe/deploy-ran
+'
+
+# trigger_rule: the join after a branch (none_failed) runs where the default skips it; a
+# one_failed cleanup runs only when something failed, and the run still fails; all_done runs
+# after a failure; --fail-fast starts none of them.
+cat >join.yaml <<'EOF'
+pipeline: join
+params:
+  big: true
+steps:
+  start:
+    run: "true"
+  large:
+    needs: [start]
+    when: params.big
+    run: touch "$PROBE/large-ran"
+  small:
+    needs: [start]
+    when: "!params.big"
+    run: touch "$PROBE/small-ran"
+  join:
+    needs: [large, small]
+    trigger_rule: none_failed
+    run: touch "$PROBE/join-ran"
+  plain_join:
+    needs: [large, small]
+    run: touch "$PROBE/plain-ran"
+  publish:
+    needs: [join]
+    run: touch "$PROBE/publish-ran"
+EOF
+
+expect_success 'after a branch, a none_failed join runs; with the default rule it is skipped' '
+    rm -f probe/* &&
+    sluice run join.yaml >out 2>err &&
+    r=$(last_run) &&
+    want="join=succeeded large=succeeded plain_join=skipped publish=succeeded" &&
+    test "$(statuses $r)" = "$want small=skipped start=succeeded" &&
+    test "$(run_status $r)" = succeeded &&
+    test -e probe/large-ran && test ! -e probe/small-ran &&
+    test -e probe/join-ran && test -e probe/publish-ran && test ! -e probe/plain-ran &&
+    test "$(step_field $r plain_join message)" = "upstream step ${q}small$q skipped"
+'
+
+expect_success 'the other side of the branch joins the same way' '
+    rm -f probe/* &&
+    sluice run join.yaml -p big=false >out 2>err &&
+    r=$(last_run) &&
+    want="join=succeeded large=skipped plain_join=skipped publish=succeeded" &&
+    test "$(statuses $r)" = "$want small=succeeded start=succeeded" &&
+    test -e probe/small-ran && test -e probe/join-ran
+'
+
+cat >cleanup.yaml <<'EOF'
+pipeline: cleanup
+params:
+  fail: false
+steps:
+  train:
+    run: if [ "$SLUICE_PARAM_FAIL" = true ]; then exit 4; fi
+  evaluate:
+    needs: [train]
+    run: touch "$PROBE/evaluate-ran"
+  other:
+    run: touch "$PROBE/other-ran"
+  undo:
+    needs: [evaluate, other]
+    trigger_rule: one_failed
+    run: touch "$PROBE/undo-ran"
+  report:
+    needs: [evaluate]
+    trigger_rule: all_done
+    run: touch "$PROBE/report-ran"
+  after_undo:
+    needs: [undo]
+    run: touch "$PROBE/after-undo-ran"
+EOF
+
+expect_success 'nothing failed: the one_failed step is skipped, saying why; all_done runs' '
+    rm -f probe/* &&
+    sluice run cleanup.yaml >out 2>err &&
+    r=$(last_run) &&
+    want="after_undo=skipped evaluate=succeeded other=succeeded report=succeeded" &&
+    test "$(statuses $r)" = "$want train=succeeded undo=skipped" &&
+    test "$(run_status $r)" = succeeded &&
+    test ! -e probe/undo-ran && test -e probe/report-ran &&
+    test "$(step_field $r undo message)" = "no upstream step failed (trigger_rule one_failed)" &&
+    test "$(step_field $r after_undo message)" = "upstream step ${q}undo$q skipped"
+'
+
+# upstream_failed counts as failed: evaluate's makes undo run
+expect_success 'a failure: the one_failed cleanup and all_done run, and the run fails' '
+    rm -f probe/* &&
+    { sluice run cleanup.yaml -p fail=true >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    want="after_undo=succeeded evaluate=upstream_failed other=succeeded report=succeeded" &&
+    test "$(statuses $r)" = "$want train=failed undo=succeeded" &&
+    test "$(run_status $r)" = failed &&
+    test -e probe/undo-ran && test -e probe/report-ran && test -e probe/after-undo-ran &&
+    test ! -e probe/evaluate-ran
+'
+
+expect_success '--fail-fast: a failure cancels the cleanup and all_done steps, which never start' '
+    rm -f probe/* &&
+    { sluice run --fail-fast --parallel 1 cleanup.yaml -p fail=true >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    echo "$(statuses $r)" &&
+    test "$(step_field $r train status)" = failed &&
+    test "$(step_field $r undo status)" = cancelled &&
+    test "$(step_field $r report status)" = cancelled &&
+    test "$(run_status $r)" = failed &&
+    test ! -e probe/undo-ran && test ! -e probe/report-ran
+'
+
+cat >rules.yaml <<'EOF'
+pipeline: rules
+defaults:
+  trigger_rule: none_failed_min_one_success
+steps:
+  a:
+    when: "false"
+    run: "true"
+  b:
+    when: "false"
+    run: "true"
+  all_skipped:
+    needs: [a, b]
+    run: touch "$PROBE/all-skipped-ran"
+  any:
+    needs: [a, b]
+    trigger_rule: one_success
+    run: touch "$PROBE/any-ran"
+  done:
+    needs: [a, b]
+    trigger_rule: all_done
+    run: touch "$PROBE/done-ran"
+EOF
+
+# none_failed_min_one_success and one_success need a success: when all was skipped, so are they
+expect_success 'a rule from defaults; after only skipped steps, those needing a success skip' '
+    rm -f probe/* &&
+    sluice run rules.yaml >out 2>err &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "a=skipped all_skipped=skipped any=skipped b=skipped done=succeeded" &&
+    test "$(step_field $r all_skipped message)" = \
+        "every upstream step was skipped (trigger_rule none_failed_min_one_success)" &&
+    test ! -e probe/all-skipped-ran && test ! -e probe/any-ran && test -e probe/done-ran
+'
+
+cat >metric.yaml <<'EOF'
+pipeline: metric
+params:
+  big: false
+steps:
+  large:
+    when: params.big
+    run: |
+      echo '{"f1": 0.9}' > "$SLUICE_METRICS"
+  small:
+    run: |
+      echo '{"f1": 0.7}' > "$SLUICE_METRICS"
+  gate:
+    needs: [large, small]
+    trigger_rule: none_failed
+    when: steps.large.metrics.f1 > 0.5
+    run: touch "$PROBE/gate-ran"
+  guarded:
+    needs: [large, small]
+    trigger_rule: none_failed
+    when: steps.large.status == "succeeded" && steps.large.metrics.f1 > 0.5
+    run: touch "$PROBE/guarded-ran"
+EOF
+
+# The metric of a skipped step does not exist; a guard on its status (&& short-circuits) skips
+expect_success 'when: reading a metric of a skipped upstream fails the step; a status guard skips' '
+    rm -f probe/* &&
+    { sluice run metric.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "gate=failed guarded=skipped large=skipped small=succeeded" &&
+    msg=$(step_field $r gate message) &&
+    echo "message: $msg" &&
+    test "$msg" = "when: metric ${q}f1$q of step ${q}large$q does not exist" &&
+    test ! -e probe/gate-ran && test ! -e probe/guarded-ran
 '
 
 # What a step may leave in place of a file the engine reads: a FIFO (reading it would wait for
