@@ -22,7 +22,8 @@ static const char usage[] =
     "Show the dependency graph of a pipeline file.\n"
     "\n"
     "  -f, --format FMT   text (default): the steps in the order they can run, one per\n"
-    "                     line, as 'NAME (KIND) <- DEPENDENCY, ...'\n"
+    "                     line, as 'NAME (KIND) <- DEPENDENCY, ...' ('(KIND, RULE)' for a\n"
+    "                     trigger_rule other than all_success)\n"
     "                     dot: graphviz source; svg: laid out by graphviz (libgvc)\n"
     "  -h, --help         show this help\n";
 
@@ -47,7 +48,11 @@ static void write_text(const struct pipeline *p, const struct graph *g, struct s
     for (size_t k = 0; k < g->n; k++) {
         size_t i = g->order[k];
         const struct graph_node *node = &g->nodes[i];
-        strbuf_addf(out, "%s (%s)", p->steps[i].name, step_kind_name(p->steps[i].kind));
+        const struct step *s = &p->steps[i];
+        strbuf_addf(out, "%s (%s", s->name, step_kind_name(s->kind));
+        if (s->trigger_rule != TRIGGER_ALL_SUCCESS)
+            strbuf_addf(out, ", %s", trigger_rule_name(s->trigger_rule));
+        strbuf_addch(out, ')');
         for (size_t d = 0; d < node->ndeps; d++)
             strbuf_addf(out, "%s%s", d ? ", " : " <- ", p->steps[node->deps[d]].name);
         strbuf_addch(out, '\n');
@@ -65,7 +70,11 @@ static void write_dot(const struct pipeline *p, const struct graph *g, struct st
                        "    edge [color=\"#5f6b7a\"];\n");
     for (size_t i = 0; i < p->nsteps; i++) {
         const struct step *s = &p->steps[i];
-        char *label = xasprintf("%s\n%s", s->name, step_kind_name(s->kind));
+        const char *kind = step_kind_name(s->kind);
+        char *label = s->trigger_rule == TRIGGER_ALL_SUCCESS
+                          ? xasprintf("%s\n%s", s->name, kind)
+                          : xasprintf("%s\n%s\n%s", s->name, kind,
+                                      trigger_rule_name(s->trigger_rule));
         strbuf_addstr(out, "    ");
         gv_add_quoted(out, s->name);
         strbuf_addstr(out, " [label=");

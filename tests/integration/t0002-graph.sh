@@ -81,6 +81,28 @@ expect_success 'dot: a digraph named after the pipeline, one node and label per 
     tail -1 out.dot | grep -q "^}$"
 '
 
+cat >rule.yaml <<'EOF'
+pipeline: rule
+steps:
+  a:
+    run: echo a
+  b:
+    run: echo b
+  join:
+    needs: [a, b]
+    trigger_rule: none_failed
+    run: echo join
+EOF
+
+expect_success 'a trigger_rule other than all_success shows beside the kind (text, dot)' '
+    sluice graph rule.yaml >out &&
+    printf "%s\n" "a (task)" "b (task)" "join (task, none_failed) <- a, b" >expect &&
+    test_cmp expect out &&
+    sluice graph -f dot rule.yaml >out.dot &&
+    grep -qF "\"join\" [label=\"join\ntask\nnone_failed\"" out.dot &&
+    grep -qF "\"a\" [label=\"a\ntask\"" out.dot
+'
+
 expect_success 'dot: every edge once, upstream -> downstream' '
     sluice graph --format dot diamond.yaml >out.dot &&
     grep -F " -> " out.dot | sed "s/^ *//" | sort >edges &&
