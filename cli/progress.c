@@ -18,7 +18,7 @@ struct active {
 struct progress {
     FILE *out;
     bool tty;
-    size_t nsteps, ndone;
+    size_t nsteps, ndone, nnot_run;
     struct active *steps; /* by step index */
     size_t alloc;
     size_t line_len;      /* length of the live line on screen */
@@ -51,10 +51,20 @@ void progress_clear(struct progress *p)
     }
 }
 
+/* "[3/7]": steps that ended of all steps; "[3/7, 2 not run]" once some will never start. The
+ * count grows by one as each step ends, never by a whole branch at a failure. */
+static void add_counter(struct strbuf *sb, const struct progress *p)
+{
+    strbuf_addf(sb, "[%zu/%zu", p->ndone, p->nsteps);
+    if (p->nnot_run)
+        strbuf_addf(sb, ", %zu not run", p->nnot_run);
+    strbuf_addch(sb, ']');
+}
+
 static void redraw(struct progress *p, int64_t now)
 {
     struct strbuf sb = STRBUF_INIT;
-    strbuf_addf(&sb, "[%zu/%zu]", p->ndone, p->nsteps);
+    add_counter(&sb, p);
     int shown = 0;
     for (size_t i = 0; i < p->alloc; i++) {
         struct active *a = &p->steps[i];
@@ -101,6 +111,7 @@ void progress_event(void *data, const struct engine_event *ev)
     struct progress *p = data;
     p->nsteps = ev->nsteps;
     p->ndone = ev->ndone;
+    p->nnot_run = ev->nnot_run;
     if (ev->kind == ENGINE_EV_TICK) {
         if (p->tty)
             redraw(p, ev->at_ms);
@@ -143,8 +154,8 @@ void progress_event(void *data, const struct engine_event *ev)
     /* One write per line (stderr is unbuffered): lines of concurrent runs cannot interleave,
      * and a step costs one syscall here, not four. */
     struct strbuf line = STRBUF_INIT;
-    strbuf_addf(&line, "[%zu/%zu] %s %s", p->ndone, p->nsteps, ev->step,
-                step_status_name(ev->step_status));
+    add_counter(&line, p);
+    strbuf_addf(&line, " %s %s", ev->step, step_status_name(ev->step_status));
     if (ev->step_status == STEP_RUNNING && ev->attempt > 1)
         strbuf_addf(&line, " (attempt %d)", ev->attempt);
     if (ev->message)

@@ -42,13 +42,19 @@ void engine_crash_point(const char *point, const char *step)
 
 /* ---- events ---- */
 
+/* The plan settles a whole branch at once; listeners hear of it one step at a time. */
+size_t run_count_not_run(const struct run_ctx *run)
+{
+    return run->plan.nunrun - run->plan.nchanged - run->settled_untold;
+}
+
 size_t run_count_done(const struct run_ctx *run)
 {
     size_t done = 0;
     for (int i = 0; i < STEP_STATUS_COUNT; i++)
         if (step_status_terminal((enum step_status)i))
             done += run->plan.count[i];
-    return done;
+    return done - run->plan.nunrun;
 }
 
 void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message)
@@ -62,6 +68,7 @@ void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message)
         .pipeline = run->pipe->name,
         .nsteps = run->nsteps,
         .ndone = run_count_done(run),
+        .nnot_run = run_count_not_run(run),
         .step = s->spec->name,
         .step_index = s->index,
         .step_status = run->plan.status[s->index],
@@ -85,6 +92,7 @@ static void emit_run(struct run_ctx *run, enum run_status st, const char *messag
         .pipeline = run->pipe ? run->pipe->name : run->row.pipeline,
         .nsteps = run->nsteps,
         .ndone = run->plan_inited ? run_count_done(run) : 0,
+        .nnot_run = run->plan_inited ? run_count_not_run(run) : 0,
         .message = message,
         .run_status = st,
         .at_ms = store_now_ms(),
@@ -170,12 +178,15 @@ void run_record_settled(struct run_ctx *run, struct step_rt *s, enum step_status
         bool ch = false;
         if (store_step_set_status(run->eng->st, d->row_id, STEP_PENDING, dto, why, &ch, &e) < 0) {
             free(why);
+            run->settled_untold = 0;
             run_fail(run, &e);
             return;
         }
+        run->settled_untold = n - 1 - k;
         run_emit_step(run, d, why);
         free(why);
     }
+    run->settled_untold = 0;
 }
 
 static int64_t retry_delay(const struct step *sp, int attempt)

@@ -32,7 +32,9 @@ struct engine_event {
     int64_t run_id;
     const char *pipeline;
     size_t nsteps;
-    size_t ndone;             /* steps in a terminal status */
+    size_t ndone;             /* steps that ended after starting or being decided themselves */
+    size_t nnot_run;          /* steps that ended without starting (settled because of their
+                               * upstream steps, or cancelled before they started) */
     const char *step;         /* ENGINE_EV_STEP */
     size_t step_index;
     enum step_status step_status;

@@ -82,6 +82,7 @@ struct run_ctx {
     int closing;             /* handles still closing */
     size_t npolling;         /* steps with polling set */
     size_t *scratch;         /* n indices, for plan_changes */
+    size_t settled_untold;   /* steps settled by the plan whose events are still to be sent */
     struct value param_scratch;
 };
 
@@ -150,7 +151,12 @@ void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
 /* Record (store, listeners) the steps the plan settled without running them when s ended with
  * `to` (plan_changes), each with why. */
 void run_record_settled(struct run_ctx *run, struct step_rt *s, enum step_status to);
+/* Steps that ended after starting or being decided on their own: not those the plan settled
+ * and not those cancelled before they started (plan.nunrun). */
 size_t run_count_done(const struct run_ctx *run);
+/* Steps that ended without starting, as far as the events sent so far tell (see
+ * engine_event.nnot_run). */
+size_t run_count_not_run(const struct run_ctx *run);
 /* A store failure: remember it and cancel the run. */
 void run_fail(struct run_ctx *run, const struct err *e);
 /* Another engine took run over while this one was stopped (SIGSTOP, a debugger, a machine

@@ -103,6 +103,7 @@ static void on_tick(uv_timer_t *t)
                                       .pipeline = r->pipe->name,
                                       .nsteps = r->nsteps,
                                       .ndone = run_count_done(r),
+                                      .nnot_run = run_count_not_run(r),
                                       .run_status = r->row.status,
                                       .at_ms = now};
             eng->cb(eng->cb_data, &ev);

@@ -215,10 +215,10 @@ void web_events_engine_cb(void *data, const struct engine_event *ev)
         return;
     json_t *o;
     if (ev->kind == ENGINE_EV_RUN)
-        o = json_pack("{s:I, s:s?, s:s, s:I, s:I, s:o}", "run", (json_int_t)ev->run_id,
+        o = json_pack("{s:I, s:s?, s:s, s:I, s:I, s:I, s:o}", "run", (json_int_t)ev->run_id,
                       "pipeline", ev->pipeline, "status", run_status_name(ev->run_status),
-                      "ndone", (json_int_t)ev->ndone, "nsteps", (json_int_t)ev->nsteps, "at",
-                      doc_time(ev->at_ms));
+                      "ndone", (json_int_t)ev->ndone, "nnot_run", (json_int_t)ev->nnot_run,
+                      "nsteps", (json_int_t)ev->nsteps, "at", doc_time(ev->at_ms));
     else
         o = json_pack("{s:I, s:s?, s:s, s:i, s:o, s:o}", "run", (json_int_t)ev->run_id, "step",
                       ev->step, "status", step_status_name(ev->step_status), "attempt",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# How runs fail: a failed step fails the run while independent branches go on; --fail-fast
-# cancels the rest; a missing output and malformed metrics fail a step that exited 0; `when:`
-# false skips a step and its downstream; a metric missing at run time fails the step clearly;
-# each step's trigger_rule says whether it runs after its upstream steps failed or were skipped.
+# How runs fail: a failed step fails the run while independent branches go on, and the
+# progress lines count what ended and what will not run; --fail-fast cancels the rest; a
+# missing output and malformed metrics fail a step that exited 0; `when:` false skips a step
+# and its downstream; a metric missing at run time fails the step clearly; each step's
+# trigger_rule says whether it runs after its upstream steps failed or were skipped.
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -56,6 +57,35 @@ expect_success 'an independent branch still runs to success' '
     test "$(step_field $r indep status)" = succeeded &&
     test "$(step_field $r indep2 status)" = succeeded &&
     test -e probe/indep-ran && test -e probe/indep2-ran
+'
+
+cat >counter.yaml <<'EOF'
+pipeline: counter
+steps:
+  a:
+    run: "false"
+  b:
+    needs: [a]
+    run: "true"
+  c:
+    needs: [b]
+    run: "true"
+  e:
+    run: "true"
+EOF
+
+# The plain progress lines (stderr is not a terminal here) count steps as they end: a failure
+# does not count its downstream as done; steps that will never run are counted apart.
+expect_success 'progress counts steps that ended, and those that will not run apart, one a line' '
+    { sluice run --parallel 1 counter.yaml >out 2>err; test $? = 1; } &&
+    cat err &&
+    grep -qx "\[1/4\] a failed: exited with status 1" err &&
+    grep -qx "\[1/4, 1 not run\] b upstream_failed: upstream step ${q}a$q failed" err &&
+    grep -qx "\[1/4, 2 not run\] c upstream_failed: upstream step ${q}a$q failed" err &&
+    grep -qx "\[2/4, 2 not run\] e succeeded" err &&
+    sed -n "s/^\[\([0-9]*\)\/4\(, \([0-9]*\) not run\)\{0,1\}\].*/\1 \3/p" err >counts &&
+    test "$(wc -l <counts)" -ge 6 &&
+    awk "{ t = \$1 + \$2; if (t < last || t > last + 1) bad = 1; last = t } END { exit bad }" counts
 '
 
 cat >fast.yaml <<'EOF'
