@@ -244,6 +244,9 @@ char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct 
 /* The /bin/sh script of a shell-form run; the values of its substitutions go to
  * s->shell_env as SLUICE_V_n=VALUE. NULL with e set. */
 char *shell_render(struct run_ctx *run, struct step_rt *s, const struct tmpl *t, struct err *e);
+/* Whether a shell-free run string must still go to /bin/sh: its first word, argv0 once split,
+ * is a shell builtin or reserved word, or the text starts with an assignment (X=1 cmd). */
+bool shell_needed(const struct tmpl *t, const char *argv0);
 
 /* ---- record.c ---- */
 

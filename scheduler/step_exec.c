@@ -259,8 +259,12 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
         }
         if (!sp->run_shell)
             break;
-        if (tmpl_shell_free(sp->run_shell))
-            return split_direct(run, sp->run_shell, e);
+        if (tmpl_shell_free(sp->run_shell)) {
+            char **argv = split_direct(run, sp->run_shell, e);
+            if (!argv || !shell_needed(sp->run_shell, argv[0]))
+                return argv;
+            argv_free(argv);
+        }
         *shell = true;
         char *cmd = shell_render(run, s, sp->run_shell, e);
         if (!cmd)

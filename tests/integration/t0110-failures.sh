@@ -274,4 +274,33 @@ expect_success 'a long last log line makes a message of 300 bytes that says it w
     case "$msg" in "exited with status 3: error: 000"*"000...") ;; *) false ;; esac
 '
 
+# A run string with no shell syntax is exec'd without a shell, but not when its first word is
+# something only a shell can run (a builtin, a reserved word) or an assignment.
+cat >builtins.yaml <<'EOF'
+pipeline: builtins
+steps:
+  exit3:
+    run: exit 3
+  assign:
+    run: GREETING=hi printenv GREETING
+  cd:
+    run: cd /
+  colon:
+    run: ": nothing to do"
+  direct:
+    run: printenv SLUICE_STEP
+EOF
+
+expect_success 'exit 3 as a run string fails the step with status 3, not 127' '
+    { sluice run builtins.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "assign=succeeded cd=succeeded colon=succeeded direct=succeeded exit3=failed" &&
+    test "$(step_field $r exit3 message)" = "exited with status 3"
+'
+
+expect_success 'X=1 cmd as a run string assigns X for cmd, as the shell does' '
+    sluice logs $(last_run) assign >log &&
+    test "$(cat log)" = hi
+'
+
 done_testing
