@@ -56,7 +56,7 @@ struct step_rt {
     size_t noutputs;
     char *cache_key;
     char *cache_info;
-    char *note;              /* said on success: catalog version, deployment */
+    char *note;              /* said on success: catalog version, deployment, extras */
     char **shell_env;        /* SLUICE_V_n=value of a shell-form run's substitutions */
     bool no_metrics;         /* the shim saw no metrics.json: step_collect need not look */
 };
@@ -259,6 +259,9 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
                    struct err *e);
 /* A deploy's switch, in the registry; sets s->note. */
 int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* What the attempt left in $SLUICE_OUT besides its declared outputs (not recorded): said in
+ * its log and added to s->note, at most a few names and how many more. */
+int record_undeclared(struct step_rt *s, struct err *e);
 
 /* The argv that the shim runs for an attempt of s (NULL-terminated, caller frees with
  * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */

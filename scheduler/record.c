@@ -1,7 +1,9 @@
 /* What a run leaves in the registry and the catalog: model versions at approve steps,
- * deployments after deploy steps, table versions after crawls. */
+ * deployments after deploy steps, table versions after crawls; and what a step left in
+ * $SLUICE_OUT that is not recorded. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "executor/artifact.h"
 #include "executor/crawl.h"
 #include "executor/deploy.h"
 #include "scheduler/engine_int.h"
@@ -188,4 +191,61 @@ int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e)
     model_row_release(&m);
     free(target);
     return rc;
+}
+
+/* Add a line to an attempt's log, which only the step's shim wrote so far. The step could have
+ * left anything in its place: only a regular file is written to. */
+static void log_append(const char *dir, const char *line)
+{
+    char *path = xasprintf("%s/log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        ssize_t w = write(fd, line, strlen(line)); /* best effort: the message says it too */
+        (void)w;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+}
+
+#define UNDECLARED_SHOWN 5 /* names in the message; the count says how many more */
+
+int record_undeclared(struct step_rt *s, struct err *e)
+{
+    const struct step *sp = s->spec;
+    const char **declared = xcalloc(sp->noutputs + 1, sizeof(*declared));
+    for (size_t i = 0; i < sp->noutputs; i++)
+        declared[i] = sp->outputs[i].s;
+    char *names[UNDECLARED_SHOWN];
+    char *out = xasprintf("%s/out", s->attempt_dir);
+    long n = artifact_undeclared(out, declared, sp->noutputs, names, UNDECLARED_SHOWN, e);
+    free(out);
+    free(declared);
+    if (n <= 0)
+        return n < 0 ? -1 : 0;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addstr(&sb, "not recorded: ");
+    for (long i = 0; i < n && i < UNDECLARED_SHOWN; i++) {
+        strbuf_addstr(&sb, i ? ", '" : "'");
+        for (const char *c = names[i]; *c; c++)
+            strbuf_addch(&sb, iscntrl((unsigned char)*c) ? '?' : *c);
+        strbuf_addch(&sb, '\'');
+        free(names[i]);
+    }
+    if (n > UNDECLARED_SHOWN)
+        strbuf_addf(&sb, " and %ld more", n - UNDECLARED_SHOWN);
+    strbuf_addstr(&sb, " (not declared in outputs:)");
+    char *line = xasprintf("sluice: %s\n", sb.buf);
+    log_append(s->attempt_dir, line);
+    free(line);
+    if (s->note) {
+        char *both = xasprintf("%s; %s", s->note, sb.buf);
+        free(s->note);
+        s->note = both;
+        strbuf_release(&sb);
+    } else {
+        s->note = strbuf_detach(&sb, NULL);
+    }
+    return 0;
 }

@@ -680,6 +680,8 @@ int step_collect(struct run_ctx *run, struct step_rt *s, struct err *e)
         rc = record_catalog(run, s, &outs[0], e);
     if (rc == 0 && sp->kind == KIND_DEPLOY)
         rc = record_deployment(run, s, e);
+    if (rc == 0)
+        rc = record_undeclared(s, e);
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
             free(outs[i].name);

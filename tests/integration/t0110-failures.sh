@@ -118,6 +118,43 @@ expect_success 'a declared output missing after exit 0 fails the step, naming th
                WHERE s.run_id = $r AND s.name = ${q}train$q")" = failed
 '
 
+# What a step leaves in $SLUICE_OUT besides its declared outputs is not recorded: the step
+# still succeeds, and its message and log say which names were left out (a few, then a count).
+cat >extras.yaml <<'EOF'
+pipeline: extras
+steps:
+  train:
+    run: |
+      cd "$SLUICE_OUT" && mkdir -p sub tmp/deep && touch model.pkl extra.csv sub/keep.txt sub/junk tmp/deep/x
+    outputs: [model.pkl, ./sub//keep.txt]
+  many:
+    run: cd "$SLUICE_OUT" && touch a b c d e f g
+  clean:
+    run: touch "$SLUICE_OUT/only.txt"
+    outputs: [only.txt]
+EOF
+
+expect_success 'files left in SLUICE_OUT but not declared are named in the message and the log' '
+    sluice run extras.yaml >out 2>err &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "clean=succeeded many=succeeded train=succeeded" &&
+    want="not recorded: ${q}extra.csv$q, ${q}sub/junk$q, ${q}tmp/$q (not declared in outputs:)" &&
+    test "$(step_field $r train message)" = "$want" &&
+    sluice show $r | grep -qxF "train: $want" &&
+    sluice logs $r train | grep -qxF "sluice: $want" &&
+    test "$(db "SELECT io.name FROM step_io io JOIN attempts a ON a.id = io.attempt_id
+               JOIN steps s ON s.id = a.step_id WHERE s.run_id = $r
+               AND s.name = ${q}train$q AND io.dir = ${q}out$q ORDER BY io.name" | xargs)" = \
+         "./sub//keep.txt model.pkl"
+'
+
+expect_success 'the list of names left out is capped, with how many more; a clean step says nothing' '
+    r=$(last_run) &&
+    test "$(step_field $r many message)" = \
+         "not recorded: ${q}a$q, ${q}b$q, ${q}c$q, ${q}d$q, ${q}e$q and 2 more (not declared in outputs:)" &&
+    test -z "$(step_field $r clean message)"
+'
+
 cat >metrics.yaml <<'EOF'
 pipeline: metrics
 steps:
