@@ -108,6 +108,9 @@ struct crawl_rule_result {
      * or its right side when the left is a number, as in `500 <= rows`. The other
      * comparisons of a compound rule are evaluated but not reported. */
     struct crawl_value value;
+    /* Every measured term of the rule once, in reading order, with its value: "rows = 120",
+     * "mean(x) = 0.5, nulls(id) = 3"; what a failed rule says it saw. */
+    char *measured;
     bool pass;
 };
 
