@@ -105,6 +105,19 @@ char *step_challenger_summary(struct run_ctx *run, const struct model_row *m)
     return strbuf_detach(&sb, NULL);
 }
 
+/* The drift report, a line per change, as one line: "column 'a' removed; column 'b' added". */
+static char *report_line(const char *report)
+{
+    struct strbuf sb = STRBUF_INIT;
+    for (const char *l = report; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (n)
+            strbuf_addf(&sb, "%s%.*s", sb.len ? "; " : "", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
 /* A crawl's schema becomes a new catalog version of its table when the columns changed. */
 int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_rec *o,
                           struct err *e)
@@ -136,23 +149,22 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
     }
     bool changed = true;
     struct strbuf report = STRBUF_INIT;
-    if (have_last && crawl_schema_diff(last.schema, text.buf, &report, &changed, e) < 0) {
+    if (have_last && crawl_schema_diff(last.schema, text.buf, &report, &changed, e) < 0)
         rc = -1;
-    } else if (changed && have_last && sp->on_drift == DRIFT_FAIL) {
+    char *drift = report_line(report.buf);
+    if (rc == 0 && changed && have_last && sp->on_drift == DRIFT_FAIL) {
         rc = err_set(e, "schema drift in table '%s' (v%d): %s", sp->table.s, last.version,
-                     report.buf);
-    } else if (changed) {
+                     drift);
+    } else if (rc == 0 && changed) {
         int version = 0;
         rc = store_catalog_add(st, sp->table.s, text.buf, rows, o->artifact_id, run->id, &version,
                                e);
         free(s->note);
         s->note = have_last ? xasprintf("schema drift: table '%s' v%d: %s", sp->table.s, version,
-                                        report.buf)
+                                        drift)
                             : xasprintf("new table '%s' v%d in the catalog", sp->table.s, version);
-        for (char *c = s->note; *c; c++)
-            if (*c == '\n')
-                *c = ';';
     }
+    free(drift);
     strbuf_release(&report);
     catalog_row_release(&last);
 out:

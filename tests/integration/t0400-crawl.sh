@@ -134,4 +134,32 @@ expect_success 'a false rule is named in the step'\''s message, with what was me
     test "$(last_msg)" = "exited with status 1: error: rule ${q}rows >= 500$q is false: rows = 2; rule ${q}nulls(id) == 0 && max(score) > 1$q is false: nulls(id) = 0, max(score) = 0.75"
 '
 
+cat >pipe/drift.yaml <<'EOF'
+pipeline: drift
+steps:
+  load:
+    run: cp drift.csv "$SLUICE_OUT/drift.csv"
+    outputs: [drift.csv]
+  crawl:
+    kind: crawl
+    input: load/drift.csv
+    table: things
+EOF
+printf 'id,score\n1,0.5\n' >pipe/drift.csv
+
+expect_success 'schema drift (on_drift: warn) is one line in the message, without a stray separator' '
+    sluice run pipe/drift.yaml >out 2>err &&
+    printf "id,score,age,name\n1,x,3,a\n" >pipe/drift.csv &&
+    sluice run pipe/drift.yaml >out 2>err &&
+    test "$(last_msg)" = "schema drift: table ${q}things$q v2: column ${q}score$q type float -> string; column ${q}age$q added (integer); column ${q}name$q added (string)"
+'
+
+expect_success 'schema drift with on_drift: fail fails the step on one line, without a newline' '
+    sed "s/table: things/table: things\n    on_drift: fail/" pipe/drift.yaml >pipe/drift-fail.yaml &&
+    printf "id\n1\n" >pipe/drift.csv &&
+    { sluice run pipe/drift-fail.yaml >out 2>err; test $? = 1; } &&
+    test "$(db "SELECT count(*) FROM steps WHERE instr(message, char(10))")" = 0 &&
+    test "$(last_msg)" = "schema drift in table ${q}things$q (v2): column ${q}score$q removed; column ${q}age$q removed; column ${q}name$q removed"
+'
+
 done_testing
