@@ -125,7 +125,8 @@ pipeline: extras
 steps:
   train:
     run: |
-      cd "$SLUICE_OUT" && mkdir -p sub tmp/deep && touch model.pkl extra.csv sub/keep.txt sub/junk tmp/deep/x
+      cd "$SLUICE_OUT" && mkdir -p sub tmp/deep
+      touch model.pkl extra.csv sub/keep.txt sub/junk tmp/deep/x
     outputs: [model.pkl, ./sub//keep.txt]
   many:
     run: cd "$SLUICE_OUT" && touch a b c d e f g
@@ -148,10 +149,10 @@ expect_success 'files left in SLUICE_OUT but not declared are named in the messa
          "./sub//keep.txt model.pkl"
 '
 
-expect_success 'the list of names left out is capped, with how many more; a clean step says nothing' '
+expect_success 'the names left out are capped, with how many more; a clean step says nothing' '
     r=$(last_run) &&
-    test "$(step_field $r many message)" = \
-         "not recorded: ${q}a$q, ${q}b$q, ${q}c$q, ${q}d$q, ${q}e$q and 2 more (not declared in outputs:)" &&
+    test "$(step_field $r many message)" = "not recorded: ${q}a$q, ${q}b$q, ${q}c$q, ${q}d$q, \
+${q}e$q and 2 more (not declared in outputs:)" &&
     test -z "$(step_field $r clean message)"
 '
 
@@ -331,7 +332,8 @@ EOF
 expect_success 'exit 3 as a run string fails the step with status 3, not 127' '
     { sluice run builtins.yaml >out 2>err; test $? = 1; } &&
     r=$(last_run) &&
-    test "$(statuses $r)" = "assign=succeeded cd=succeeded colon=succeeded direct=succeeded exit3=failed" &&
+    test "$(statuses $r)" = \
+         "assign=succeeded cd=succeeded colon=succeeded direct=succeeded exit3=failed" &&
     test "$(step_field $r exit3 message)" = "exited with status 3"
 '
 
