@@ -75,19 +75,21 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Append the manifest lines of folder root/rel (sorted) to sb. */
-static int manifest(const char *root, const char *rel, struct strbuf *sb, int64_t *size,
-                    int depth, struct err *e)
+typedef int (*entry_cb)(const char *root, const char *rel, void *ctx, struct err *e);
+
+/* Call fn for each entry of the folder root/rel in name order, with the entry's path relative
+ * to root; stops at the first failure. */
+static int each_entry(const char *root, const char *rel, entry_cb fn, void *ctx,
+                      struct err *e)
 {
-    if (depth > 64)
-        return err_set(e, "folder '%s' nests too deeply", root);
-    char *dirpath = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-    DIR *d = opendir(dirpath);
+    char *path = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+    DIR *d = opendir(path);
     if (!d) {
-        err_set(e, "cannot read folder '%s': %s", dirpath, strerror(errno));
-        free(dirpath);
+        err_set(e, "cannot read folder '%s': %s", path, strerror(errno));
+        free(path);
         return -1;
     }
+    free(path);
     char **names = NULL;
     size_t n = 0, alloc = 0;
     struct dirent *de;
@@ -98,39 +100,135 @@ static int manifest(const char *root, const char *rel, struct strbuf *sb, int64_
         names[n++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *r = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
-        char *full = xasprintf("%s/%s", root, r);
-        struct stat stt;
-        if (lstat(full, &stt) < 0) {
-            rc = err_set(e, "cannot stat '%s': %s", full, strerror(errno));
-        } else if (S_ISLNK(stt.st_mode)) {
-            char target[4096];
-            ssize_t tl = readlink(full, target, sizeof(target) - 1);
-            target[tl < 0 ? 0 : tl] = '\0';
-            strbuf_addf(sb, "l %s %s\n", r, target);
-        } else if (S_ISDIR(stt.st_mode)) {
-            strbuf_addf(sb, "d %s\n", r);
-            rc = manifest(root, r, sb, size, depth + 1, e);
-        } else if (S_ISREG(stt.st_mode)) {
-            char hex[DIGEST_HEX_LEN + 1];
-            int64_t fsz = 0;
-            rc = hash_file(full, hex, &fsz, e);
-            if (rc == 0) {
-                strbuf_addf(sb, "f %s %s %lld\n", r, hex, (long long)fsz);
-                *size += fsz;
-            }
-        }
+        rc = fn(root, r, ctx, e);
         free(r);
-        free(full);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    free(dirpath);
     return rc;
+}
+
+struct manifest {
+    struct strbuf *sb;  /* the manifest lines, in path order */
+    int64_t *size;      /* sum of file sizes */
+    int depth;          /* of the folder being read */
+};
+
+/* The manifest line of root/r, and those of its entries when it is a folder. */
+static int manifest_entry(const char *root, const char *r, void *ctx, struct err *e)
+{
+    struct manifest *m = ctx;
+    char *full = xasprintf("%s/%s", root, r);
+    struct stat stt;
+    int rc = 0;
+    if (lstat(full, &stt) < 0) {
+        rc = err_set(e, "cannot stat '%s': %s", full, strerror(errno));
+    } else if (S_ISLNK(stt.st_mode)) {
+        char target[4096];
+        ssize_t tl = readlink(full, target, sizeof(target) - 1);
+        target[tl < 0 ? 0 : tl] = '\0';
+        strbuf_addf(m->sb, "l %s %s\n", r, target);
+    } else if (S_ISDIR(stt.st_mode)) {
+        strbuf_addf(m->sb, "d %s\n", r);
+        if (m->depth >= 64)
+            rc = err_set(e, "folder '%s' nests too deeply", root);
+        m->depth++;
+        if (rc == 0)
+            rc = each_entry(root, r, manifest_entry, m, e);
+        m->depth--;
+    } else if (S_ISREG(stt.st_mode)) {
+        char hex[DIGEST_HEX_LEN + 1];
+        int64_t fsz = 0;
+        rc = hash_file(full, hex, &fsz, e);
+        if (rc == 0) {
+            strbuf_addf(m->sb, "f %s %s %lld\n", r, hex, (long long)fsz);
+            *m->size += fsz;
+        }
+    }
+    free(full);
+    return rc;
+}
+
+/* The next component of path *p, skipping empty and "." ones: its start, and its length in
+ * *len; NULL at the end. */
+static const char *next_part(const char **p, size_t *len)
+{
+    for (;;) {
+        const char *c = *p + strspn(*p, "/");
+        size_t n = strcspn(c, "/");
+        *p = c + n;
+        if (!n)
+            return NULL;
+        if (n == 1 && *c == '.')
+            continue;
+        *len = n;
+        return c;
+    }
+}
+
+enum cover { COVER_NONE, COVER_SAME, COVER_PARENT };
+
+/* Whether the declared output d names the relative path rel, lies inside it, or neither. */
+static enum cover covers(const char *rel, const char *d)
+{
+    for (;;) {
+        size_t la = 0, lb = 0;
+        const char *a = next_part(&rel, &la), *b = next_part(&d, &lb);
+        if (!a)
+            return b ? COVER_PARENT : COVER_SAME;
+        if (!b || la != lb || memcmp(a, b, la))
+            return COVER_NONE;
+    }
+}
+
+struct undeclared {
+    const char *const *declared;
+    size_t ndeclared;
+    char **names;  /* the first max found */
+    size_t max;
+    size_t count;  /* found in all */
+};
+
+/* root/r unless a declared output names it; the entries of a folder that holds one. */
+static int undeclared_entry(const char *root, const char *r, void *ctx, struct err *e)
+{
+    struct undeclared *u = ctx;
+    enum cover c = COVER_NONE;
+    for (size_t k = 0; k < u->ndeclared && c != COVER_SAME; k++) {
+        enum cover ck = covers(r, u->declared[k]);
+        c = ck != COVER_NONE ? ck : c;
+    }
+    char *full = xasprintf("%s/%s", root, r);
+    struct stat st;
+    bool is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+    free(full);
+    /* only along a declared path: as deep as the deepest output, no deeper */
+    if (c == COVER_PARENT && is_dir)
+        return each_entry(root, r, undeclared_entry, u, e);
+    if (c != COVER_SAME && u->count++ < u->max)
+        u->names[u->count - 1] = is_dir ? xasprintf("%s/", r) : xstrdup(r);
+    return 0;
+}
+
+long artifact_undeclared(const char *out, const char *const *declared, size_t ndeclared,
+                         char **names, size_t max, struct err *e)
+{
+    struct undeclared u = {declared, ndeclared, names, max, 0};
+    struct stat st;
+    if (lstat(out, &st) < 0 && errno == ENOENT)
+        return 0;
+    if (each_entry(out, "", undeclared_entry, &u, e) < 0) {
+        for (size_t i = 0; i < u.count && i < max; i++)
+            free(names[i]);
+        return -1;
+    }
+    return (long)u.count;
 }
 
 int artifact_hash(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size, bool *is_dir,
@@ -146,7 +244,8 @@ int artifact_hash(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size,
     }
     *is_dir = true;
     struct strbuf sb = STRBUF_INIT;
-    int rc = manifest(path, "", &sb, size, 0, e);
+    struct manifest m = {&sb, size, 0};
+    int rc = each_entry(path, "", manifest_entry, &m, e);
     if (rc == 0)
         sha256_hex(sb.buf, sb.len, hex);
     strbuf_release(&sb);

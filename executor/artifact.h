@@ -17,6 +17,13 @@
 int artifact_hash(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size, bool *is_dir,
                   struct err *e);
 
+/* The entries under the folder out that no declared output names or holds, sorted: a file as
+ * "PATH", a folder with nothing declared in it as "PATH/" (not looked into). declared are the
+ * step's outputs as written, relative to out. The first max go to names (the caller frees
+ * each); returns how many there are in all (0 when out is gone), or -1 with e set. */
+long artifact_undeclared(const char *out, const char *const *declared, size_t ndeclared,
+                         char **names, size_t max, struct err *e);
+
 /* The store path of a digest (caller frees): HOME/artifacts/sha256/ab/cdef… */
 char *artifact_path(const char *home, const char *hex);
 

@@ -1,7 +1,8 @@
 /* `sluice builtin crawl --input PATH --out PATH [--expect RULE]...`: the `crawl` step's
  * process, run under the shim. Crawls the data file, checks the data-quality rules, writes
  * schema.json atomically and prints a summary into the step's log. Exit 0 when every rule
- * holds, 1 when one fails or on any error ("error: ..." on stderr). */
+ * holds, 1 when one fails ("error: rule 'rows >= 500' is false: rows = 120" on stderr, for
+ * each false rule) or on any error ("error: ..."). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -277,8 +278,15 @@ int builtin_crawl_main(int argc, char **argv)
     }
     printf("wrote '%s'\n", args.out);
     if (failed) {
+        /* the log's last line, which the step's message quotes: every false rule, and why */
+        struct strbuf why = STRBUF_INIT;
+        for (size_t i = 0; i < nresults; i++)
+            if (!results[i].pass)
+                strbuf_addf(&why, "%srule '%s' is false: %s", why.len ? "; " : "",
+                            results[i].rule, results[i].measured);
         fflush(stdout);
-        crawl_error("%zu of %zu data-quality rules failed", failed, nresults);
+        crawl_error("%s", why.buf);
+        strbuf_release(&why);
         goto out;
     }
     status = 0;

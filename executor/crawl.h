@@ -35,9 +35,11 @@
  * (decimal with optional fraction and exponent; never inf/nan), boolean (true/false in any
  * case; yes/no and 0/1 are not booleans), timestamp (ISO-8601 date `2024-01-31` or date-time
  * `2024-01-31T10:00[:00[.123]]` with 'T' or a space, optional `Z` or `+HH[:MM]`/`-HH[:MM]`;
- * validated: month, day of month, hours), else string. A column's type is its values' common
- * type: integer and float widen to float, any other mix is string; a column with no values
- * at all is string.
+ * also the dates `1/31/2024` (M/D/YYYY) and `31.1.2024` (D.M.YYYY), with the same optional
+ * time; validated: month, day of month, hours), else string. A column's type is its values'
+ * common type: integer and float widen to float, any other mix is string; a column with no
+ * values at all is string. So a column is timestamp only when every value parses as one: one
+ * `13/45/2020`, or one day-first `25/12/2024`, makes it string (slashes are month first).
  *
  * Statistics: nulls; distinct = number of distinct non-null texts (so "1" and "1.0", or
  * "true" and "TRUE", are two), counted by 64-bit hash (memory: 8 bytes a value, whatever its
@@ -108,6 +110,9 @@ struct crawl_rule_result {
      * or its right side when the left is a number, as in `500 <= rows`. The other
      * comparisons of a compound rule are evaluated but not reported. */
     struct crawl_value value;
+    /* Every measured term of the rule once, in reading order, with its value: "rows = 120",
+     * "mean(x) = 0.5, nulls(id) = 3"; what a failed rule says it saw. */
+    char *measured;
     bool pass;
 };
 

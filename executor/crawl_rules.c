@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 
 #define RULE_DEPTH_MAX 64
@@ -394,10 +395,34 @@ static bool value_compare(const struct crawl_value *a, enum rule_op op, const st
     BUG("bad rule operator %d", (int)op);
 }
 
+/* Add "TERM = VALUE" of a measured term to sb, unless it is already there. */
+static void term_measured(struct strbuf *sb, const struct term *t, const struct crawl_value *v)
+{
+    if (t->kind == TERM_NUMBER)
+        return;
+    struct strbuf one = STRBUF_INIT;
+    if (t->kind == TERM_ROWS)
+        strbuf_addstr(&one, "rows");
+    for (size_t k = 0; k < sizeof(rule_functions) / sizeof(rule_functions[0]); k++)
+        if (rule_functions[k].kind == t->kind)
+            strbuf_addf(&one, "%s(%s)", rule_functions[k].name, t->col);
+    if (v->is_int)
+        strbuf_addf(&one, " = %lld", (long long)v->i);
+    else
+        strbuf_addf(&one, " = %.15g", v->f);
+    char *list = xasprintf(", %s, ", sb->buf), *item = xasprintf(", %s, ", one.buf);
+    if (!strstr(list, item))
+        strbuf_addf(sb, "%s%s", sb->len ? ", " : "", one.buf);
+    free(list);
+    free(item);
+    strbuf_release(&one);
+}
+
 /* Every comparison is evaluated (no short cut), so that a rule naming a missing column fails
  * whatever the data; the first one met, reading left to right, gives the reported value. */
 static int rnode_eval(const struct crawl_result *res, const char *rule, const struct rnode *n,
-                      bool *result, struct crawl_rule_result *out, bool *have_value, struct err *e)
+                      bool *result, struct crawl_rule_result *out, bool *have_value,
+                      struct strbuf *measured, struct err *e)
 {
     if (n->kind == RN_CMP) {
         struct crawl_value a, b;
@@ -408,11 +433,13 @@ static int rnode_eval(const struct crawl_result *res, const char *rule, const st
             out->value = n->a.kind == TERM_NUMBER ? b : a;
             *have_value = true;
         }
+        term_measured(measured, &n->a, &a);
+        term_measured(measured, &n->b, &b);
         return 0;
     }
     bool l, r;
-    if (rnode_eval(res, rule, n->l, &l, out, have_value, e) < 0 ||
-        rnode_eval(res, rule, n->r, &r, out, have_value, e) < 0)
+    if (rnode_eval(res, rule, n->l, &l, out, have_value, measured, e) < 0 ||
+        rnode_eval(res, rule, n->r, &r, out, have_value, measured, e) < 0)
         return -1;
     *result = n->kind == RN_AND ? l && r : l || r;
     return 0;
@@ -427,11 +454,16 @@ int crawl_rule_eval(const struct crawl_result *res, const char *rule, struct cra
     if (!n)
         return err_set(e, "rule '%s': %s at offset %zu", rule, rp.msg, rp.err_pos);
     bool have_value = false, pass = false;
-    int rc = rnode_eval(res, rule, n, &pass, out, &have_value, e);
+    struct strbuf measured = STRBUF_INIT;
+    int rc = rnode_eval(res, rule, n, &pass, out, &have_value, &measured, e);
     rnode_free(n);
-    if (rc < 0)
+    if (rc < 0) {
+        strbuf_release(&measured);
         return -1;
+    }
     out->rule = crawl_text_clean(rule, strlen(rule), 0);
+    out->measured = crawl_text_clean(measured.buf, measured.len, 0);
+    strbuf_release(&measured);
     out->pass = pass;
     return 0;
 }
@@ -440,4 +472,6 @@ void crawl_rule_result_release(struct crawl_rule_result *rr)
 {
     free(rr->rule);
     rr->rule = NULL;
+    free(rr->measured);
+    rr->measured = NULL;
 }

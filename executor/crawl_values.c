@@ -1,5 +1,6 @@
-/* A cell's text as a typed value for the crawler: integer, float, boolean, ISO-8601
- * timestamp or string, and timestamps compared as instants. The rules are in crawl.h. */
+/* A cell's text as a typed value for the crawler: integer, float, boolean, timestamp (ISO-8601,
+ * M/D/YYYY or D.M.YYYY) or string, and timestamps compared as instants. The rules are in
+ * crawl.h. */
 #include "executor/crawl_int.h"
 
 #include <errno.h>
@@ -53,16 +54,47 @@ static int64_t days_of(int y, int m, int d)
     return (int64_t)y * 365 + leaps + before[m - 1] + (m > 2 && is_leap(y)) + d - 1;
 }
 
-/* YYYY-MM-DD, or YYYY-MM-DD[Tt ]HH:MM[:SS[.F…]][Zz|±HH[[:]MM]]. */
+/* One or two digits at s[*p] into *out. */
+static bool read_day_or_month(const char *s, size_t n, size_t *p, int *out)
+{
+    int second;
+    if (!read_digits(s, n, p, 1, out))
+        return false;
+    if (read_digits(s, n, p, 1, &second))
+        *out = *out * 10 + second;
+    return true;
+}
+
+/* The date that starts s: YYYY-MM-DD, M/D/YYYY (as in the US) or D.M.YYYY (as in much of
+ * Europe), M and D of one or two digits. A day-first date written with slashes (25/12/2024)
+ * does not parse, so a column of them is not a timestamp column. */
+static bool parse_date(const char *s, size_t n, size_t *p, int *y, int *mo, int *d)
+{
+    size_t start = *p;
+    if (read_digits(s, n, p, 4, y) && read_char(s, n, p, '-'))
+        return read_digits(s, n, p, 2, mo) && read_char(s, n, p, '-') &&
+               read_digits(s, n, p, 2, d);
+    *p = start;
+    int a, b;
+    if (!read_day_or_month(s, n, p, &a) || *p >= n || (s[*p] != '/' && s[*p] != '.'))
+        return false;
+    char sep = s[(*p)++];
+    if (!read_day_or_month(s, n, p, &b) || !read_char(s, n, p, sep) ||
+        !read_digits(s, n, p, 4, y))
+        return false;
+    *mo = sep == '/' ? a : b;
+    *d = sep == '/' ? b : a;
+    return true;
+}
+
+/* A date as parse_date reads it, alone or followed by [Tt ]HH:MM[:SS[.F…]][Zz|±HH[[:]MM]]. */
 static bool parse_timestamp(const char *s, size_t n, struct tstamp *t)
 {
     size_t p = 0;
     int y, mo, d, h = 0, mi = 0, sec = 0;
     int32_t nsec = 0;
     int64_t off = 0;
-    if (n < 10 || !read_digits(s, n, &p, 4, &y) || !read_char(s, n, &p, '-') ||
-        !read_digits(s, n, &p, 2, &mo) || !read_char(s, n, &p, '-') ||
-        !read_digits(s, n, &p, 2, &d))
+    if (!parse_date(s, n, &p, &y, &mo, &d))
         return false;
     if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
         return false;

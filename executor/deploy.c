@@ -354,6 +354,27 @@ static bool slot_has_model(const char *target, const char *slot)
     return ok;
 }
 
+/* The VERSION label of TARGET/SLOT into out (truncated to size); "" when it has none. */
+static int slot_version(const char *target, const char *slot, char *out, size_t size,
+                        struct err *e)
+{
+    char *path = xasprintf("%s/%s/VERSION", target, slot);
+    struct strbuf sb = STRBUF_INIT;
+    int ret = 0;
+    int rc = strbuf_read_file(&sb, path, size - 1);
+    out[0] = '\0';
+    if (rc == -1 && errno != ENOENT) {
+        ret = err_set(e, "cannot read '%s': %s", path, strerror(errno));
+    } else if (rc != -1) {
+        size_t n = strcspn(sb.buf, "\n");
+        memcpy(out, sb.buf, n);
+        out[n] = '\0';
+    }
+    strbuf_release(&sb);
+    free(path);
+    return ret;
+}
+
 /* Empty the slot and fill it with the model and its VERSION file, VERSION last. */
 static int stage_slot(const struct deploy_options *opt, const char *slot, const char *name,
                       struct err *e)
@@ -386,15 +407,17 @@ out:
     return ret;
 }
 
-/* Keep asking url until it answers 2xx or timeout_ms has passed. On failure e says why the
- * last attempt failed. */
-static int health_wait(const char *url, int64_t timeout_ms, FILE *progress, struct err *e)
+/* Keep asking url until it answers 2xx, or timeout_ms has passed, or every connection was
+ * refused for refused_ms (a slow or failing server is waited for, an absent one is not). On
+ * failure e says why the last attempt failed. */
+static int health_wait(const char *url, int64_t timeout_ms, int64_t refused_ms, FILE *progress,
+                       struct err *e)
 {
     if (http_init(e))
         return -1;
-    int64_t start = now_ms(), deadline = start + timeout_ms;
+    int64_t start = now_ms(), deadline = start + timeout_ms, refused_since = -1;
     for (int attempt = 1;; attempt++) {
-        int64_t left = deadline - now_ms();
+        int64_t sent = now_ms(), left = deadline - sent;
         long per = (long)(left < HEALTH_ATTEMPT_MAX_MS ? left : HEALTH_ATTEMPT_MAX_MS);
         if (per < 200)
             per = 200;
@@ -405,14 +428,24 @@ static int health_wait(const char *url, int64_t timeout_ms, FILE *progress, stru
                 return 0;
             err_set(&he, "HTTP status %ld", status);
         }
+        if (he.code != HTTP_ERR_CONNECT)
+            refused_since = -1;
+        else if (refused_since < 0)
+            refused_since = sent;
         if (progress) {
             fprintf(progress, "health check '%s': attempt %d: %s\n", url, attempt, he.msg);
             fflush(progress);
         }
         int64_t now = now_ms();
+        const char *s = attempt == 1 ? "" : "s";
+        if (refused_since >= 0 && now - refused_since >= refused_ms &&
+            now + HEALTH_INTERVAL_MS < deadline)
+            return err_set(e, "%s (%d attempt%s in %.1f s; refused for %.1f s: nothing listens)",
+                           he.msg, attempt, s, (double)(now - start) / 1000,
+                           (double)(now - refused_since) / 1000);
         if (now + HEALTH_INTERVAL_MS >= deadline)
-            return err_set(e, "%s (%d attempt%s in %.1f s)", he.msg, attempt,
-                           attempt == 1 ? "" : "s", (double)(now - start) / 1000);
+            return err_set(e, "%s (%d attempt%s in %.1f s)", he.msg, attempt, s,
+                           (double)(now - start) / 1000);
         sleep_ms(HEALTH_INTERVAL_MS);
     }
 }
@@ -462,8 +495,9 @@ int deploy_run(const struct deploy_options *opt, struct deploy_result *res, stru
     if (opt->health && *opt->health) {
         int64_t timeout =
             opt->health_timeout_ms > 0 ? opt->health_timeout_ms : DEPLOY_DEFAULT_HEALTH_TIMEOUT_MS;
+        int64_t refused = opt->refused_ms > 0 ? opt->refused_ms : DEPLOY_DEFAULT_REFUSED_MS;
         struct err he = ERR_INIT;
-        if (health_wait(opt->health, timeout, opt->progress, &he)) {
+        if (health_wait(opt->health, timeout, refused, opt->progress, &he)) {
             struct err re = ERR_INIT;
             int rc =
                 prev[0] ? point_current(opt->target, prev, &re) : remove_current(opt->target, &re);
@@ -477,9 +511,15 @@ int deploy_run(const struct deploy_options *opt, struct deploy_result *res, stru
             char *version = xasprintf("%s/%s/VERSION", opt->target, slot);
             unlink(version);
             free(version);
-            if (prev[0])
-                err_set(e, "health check '%s' failed: %s; rolled back to '%s'", opt->health, he.msg,
-                        prev);
+            char label[256];
+            struct err ve = ERR_INIT; /* no label is said as no label */
+            if (prev[0] && slot_version(opt->target, prev, label, sizeof(label), &ve) == 0 &&
+                label[0])
+                err_set(e, "health check '%s' failed: %s; rolled back to version '%s' (slot '%s')",
+                        opt->health, he.msg, label, prev);
+            else if (prev[0])
+                err_set(e, "health check '%s' failed: %s; rolled back to slot '%s'", opt->health,
+                        he.msg, prev);
             else
                 err_set(e,
                         "health check '%s' failed: %s; rolled back: nothing was deployed "
@@ -534,18 +574,5 @@ int deploy_current(const char *target, struct deploy_state *st, struct err *e)
         return -1;
     if (!st->slot[0])
         return 0;
-    char *path = xasprintf("%s/%s/VERSION", target, st->slot);
-    struct strbuf sb = STRBUF_INIT;
-    int ret = 0;
-    int rc = strbuf_read_file(&sb, path, sizeof(st->version) - 1);
-    if (rc == -1 && errno != ENOENT) {
-        ret = err_set(e, "cannot read '%s': %s", path, strerror(errno));
-    } else if (rc != -1) {
-        size_t n = strcspn(sb.buf, "\n");
-        memcpy(st->version, sb.buf, n);
-        st->version[n] = '\0';
-    }
-    strbuf_release(&sb);
-    free(path);
-    return ret;
+    return slot_version(target, st->slot, st->version, sizeof(st->version), e);
 }

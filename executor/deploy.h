@@ -18,6 +18,9 @@
 #define DEPLOY_ERR_HEALTH 3 /* the health check failed; the switch was undone */
 
 #define DEPLOY_DEFAULT_HEALTH_TIMEOUT_MS 30000
+/* A server restarted by the switch may need a moment before it listens; one that has not
+ * listened for this long is not coming, however long health_timeout is. */
+#define DEPLOY_DEFAULT_REFUSED_MS 5000
 
 struct deploy_options {
     const char *model;         /* the file or folder to deploy */
@@ -26,6 +29,8 @@ struct deploy_options {
     const char *name;          /* the model's name inside the slot; NULL: its base name */
     const char *health;        /* http(s) address that must answer 2xx after the switch; NULL */
     int64_t health_timeout_ms; /* keep trying the health check this long; 0: 30 s */
+    int64_t refused_ms;        /* but give up once every connection was refused (nothing
+                                  listens) this long; 0: DEPLOY_DEFAULT_REFUSED_MS */
     FILE *progress;            /* a line per failed health check attempt; NULL: none */
 };
 
@@ -36,10 +41,11 @@ struct deploy_result {
 };
 
 /* Copy opt->model into the inactive slot (emptied first), switch current to it, and run the
- * health check when asked; when it fails, switch current back to the previous slot (or remove
- * current when there was none), unmark the failed slot, and return -1 with code
- * DEPLOY_ERR_HEALTH and "health check 'URL' failed: ...; rolled back to 'blue'".
- * Returns 0, or -1 with e filled; res is filled either way. */
+ * health check when asked: it is retried until a 2xx answer or health_timeout_ms, or until
+ * connections were refused for refused_ms on end. When it fails, switch current back to the
+ * previous slot (or remove current when there was none), unmark the failed slot, and return -1
+ * with code DEPLOY_ERR_HEALTH and "health check 'URL' failed: ...; rolled back to version
+ * 'LABEL' (slot 'blue')". Returns 0, or -1 with e filled; res is filled either way. */
 int deploy_run(const struct deploy_options *opt, struct deploy_result *res, struct err *e);
 
 /* Switch target's current to the other slot, when that slot holds a model. On success writes

@@ -396,6 +396,8 @@ int http_get_status(const char *url, long timeout_ms, long *status, struct err *
     /* A body past the cap still came with a status, which is all a health check wants. */
     if (rc != CURLE_OK && !(t.over_cap && res.status > 0)) {
         explain_failure(rc, &t, errbuf, &res, e);
+        if (e && rc == CURLE_COULDNT_CONNECT)
+            e->code = HTTP_ERR_CONNECT;
         goto out;
     }
     *status = res.status;

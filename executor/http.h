@@ -46,9 +46,14 @@ int http_init(struct err *e);
 int http_fetch(const char *url, int fd, const struct http_options *opt, struct http_result *res,
                struct err *e);
 
+/* e->code of http_get_status when nothing accepted the connection (refused, or the host or its
+ * network unreachable): no server listens there, as opposed to one that is slow or failing. */
+#define HTTP_ERR_CONNECT 2
+
 /* GET url (http or https, redirects followed as above) and set *status to the final HTTP status,
  * whatever it is; the body is read and dropped (at most 1 MiB). timeout_ms bounds connecting
- * and the whole exchange. Returns 0 when a response arrived, -1 with e filled otherwise. */
+ * and the whole exchange. Returns 0 when a response arrived, -1 with e filled otherwise (code
+ * HTTP_ERR_CONNECT when the connection was refused). */
 int http_get_status(const char *url, long timeout_ms, long *status, struct err *e);
 
 /* ---- progress lines, for downloads here and local copies (ingest.c) ---- */

@@ -396,7 +396,12 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
         return;
     }
     if (ok) {
-        run_set_step(run, s, STEP_SUCCEEDED, s->note);
+        /* After a retry the step's message still tells the failure that was retried. */
+        char *msg = s->attempt_n < 2 ? NULL
+                    : s->note ? xasprintf("succeeded on attempt %d; %s", s->attempt_n, s->note)
+                              : xasprintf("succeeded on attempt %d", s->attempt_n);
+        run_set_step(run, s, STEP_SUCCEEDED, msg ? msg : s->note);
+        free(msg);
         free(s->note);
         s->note = NULL;
     } else {

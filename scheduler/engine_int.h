@@ -56,7 +56,7 @@ struct step_rt {
     size_t noutputs;
     char *cache_key;
     char *cache_info;
-    char *note;              /* said on success: catalog version, deployment */
+    char *note;              /* said on success: catalog version, deployment, extras */
     char **shell_env;        /* SLUICE_V_n=value of a shell-form run's substitutions */
     bool no_metrics;         /* the shim saw no metrics.json: step_collect need not look */
 };
@@ -253,6 +253,9 @@ char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct 
 /* The /bin/sh script of a shell-form run; the values of its substitutions go to
  * s->shell_env as SLUICE_V_n=VALUE. NULL with e set. */
 char *shell_render(struct run_ctx *run, struct step_rt *s, const struct tmpl *t, struct err *e);
+/* Whether a shell-free run string must still go to /bin/sh: its first word, argv0 once split,
+ * is a shell builtin or reserved word, or the text starts with an assignment (X=1 cmd). */
+bool shell_needed(const struct tmpl *t, const char *argv0);
 
 /* ---- record.c ---- */
 
@@ -265,6 +268,9 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
                    struct err *e);
 /* A deploy's switch, in the registry; sets s->note. */
 int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* What the attempt left in $SLUICE_OUT besides its declared outputs (not recorded): said in
+ * its log and added to s->note, at most a few names and how many more. */
+int record_undeclared(struct step_rt *s, struct err *e);
 
 /* The argv that the shim runs for an attempt of s (NULL-terminated, caller frees with
  * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */

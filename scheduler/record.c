@@ -1,7 +1,9 @@
 /* What a run leaves in the registry and the catalog: model versions at approve steps,
- * deployments after deploy steps, table versions after crawls. */
+ * deployments after deploy steps, table versions after crawls; and what a step left in
+ * $SLUICE_OUT that is not recorded. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "executor/artifact.h"
 #include "executor/crawl.h"
 #include "executor/deploy.h"
 #include "scheduler/engine_int.h"
@@ -102,6 +105,19 @@ char *step_challenger_summary(struct run_ctx *run, const struct model_row *m)
     return strbuf_detach(&sb, NULL);
 }
 
+/* The drift report, a line per change, as one line: "column 'a' removed; column 'b' added". */
+static char *report_line(const char *report)
+{
+    struct strbuf sb = STRBUF_INIT;
+    for (const char *l = report; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (n)
+            strbuf_addf(&sb, "%s%.*s", sb.len ? "; " : "", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
 /* A crawl's schema becomes a new catalog version of its table when the columns changed. */
 int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_rec *o,
                           struct err *e)
@@ -133,23 +149,22 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
     }
     bool changed = true;
     struct strbuf report = STRBUF_INIT;
-    if (have_last && crawl_schema_diff(last.schema, text.buf, &report, &changed, e) < 0) {
+    if (have_last && crawl_schema_diff(last.schema, text.buf, &report, &changed, e) < 0)
         rc = -1;
-    } else if (changed && have_last && sp->on_drift == DRIFT_FAIL) {
+    char *drift = report_line(report.buf);
+    if (rc == 0 && changed && have_last && sp->on_drift == DRIFT_FAIL) {
         rc = err_set(e, "schema drift in table '%s' (v%d): %s", sp->table.s, last.version,
-                     report.buf);
-    } else if (changed) {
+                     drift);
+    } else if (rc == 0 && changed) {
         int version = 0;
         rc = store_catalog_add(st, sp->table.s, text.buf, rows, o->artifact_id, run->id, &version,
                                e);
         free(s->note);
         s->note = have_last ? xasprintf("schema drift: table '%s' v%d: %s", sp->table.s, version,
-                                        report.buf)
+                                        drift)
                             : xasprintf("new table '%s' v%d in the catalog", sp->table.s, version);
-        for (char *c = s->note; *c; c++)
-            if (*c == '\n')
-                *c = ';';
     }
+    free(drift);
     strbuf_release(&report);
     catalog_row_release(&last);
 out:
@@ -188,4 +203,61 @@ int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e)
     model_row_release(&m);
     free(target);
     return rc;
+}
+
+/* Add a line to an attempt's log, which only the step's shim wrote so far. The step could have
+ * left anything in its place: only a regular file is written to. */
+static void log_append(const char *dir, const char *line)
+{
+    char *path = xasprintf("%s/log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        ssize_t w = write(fd, line, strlen(line)); /* best effort: the message says it too */
+        (void)w;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+}
+
+#define UNDECLARED_SHOWN 5 /* names in the message; the count says how many more */
+
+int record_undeclared(struct step_rt *s, struct err *e)
+{
+    const struct step *sp = s->spec;
+    const char **declared = xcalloc(sp->noutputs + 1, sizeof(*declared));
+    for (size_t i = 0; i < sp->noutputs; i++)
+        declared[i] = sp->outputs[i].s;
+    char *names[UNDECLARED_SHOWN];
+    char *out = xasprintf("%s/out", s->attempt_dir);
+    long n = artifact_undeclared(out, declared, sp->noutputs, names, UNDECLARED_SHOWN, e);
+    free(out);
+    free(declared);
+    if (n <= 0)
+        return n < 0 ? -1 : 0;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addstr(&sb, "not recorded: ");
+    for (long i = 0; i < n && i < UNDECLARED_SHOWN; i++) {
+        strbuf_addstr(&sb, i ? ", '" : "'");
+        for (const char *c = names[i]; *c; c++)
+            strbuf_addch(&sb, iscntrl((unsigned char)*c) ? '?' : *c);
+        strbuf_addch(&sb, '\'');
+        free(names[i]);
+    }
+    if (n > UNDECLARED_SHOWN)
+        strbuf_addf(&sb, " and %ld more", n - UNDECLARED_SHOWN);
+    strbuf_addstr(&sb, " (not declared in outputs:)");
+    char *line = xasprintf("sluice: %s\n", sb.buf);
+    log_append(s->attempt_dir, line);
+    free(line);
+    if (s->note) {
+        char *both = xasprintf("%s; %s", s->note, sb.buf);
+        free(s->note);
+        s->note = both;
+        strbuf_release(&sb);
+    } else {
+        s->note = strbuf_detach(&sb, NULL);
+    }
+    return 0;
 }

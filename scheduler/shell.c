@@ -1,5 +1,5 @@
 /* The script of a shell-form run: substitutions travel as environment variables, each
- * reference written for the quoting context it stands in. */
+ * reference written for the quoting context it stands in. And which run strings need a shell. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -184,4 +184,33 @@ fail:
     strbuf_release(&out);
     argv_free(envs.v);
     return NULL;
+}
+
+/* Words that only a shell can run: its reserved words and the builtins that have no program
+ * of their name, or whose program cannot do their job (cd, exit and export act on the shell
+ * itself; kill's program is not installed everywhere). The list of GNU make's fast path, for
+ * the same reason, plus dash's and bash's other builtins and reserved words. */
+static const char *const shell_words[] = {
+    ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "do", "done", "elif",
+    "else", "esac", "eval", "exec", "exit", "export", "fc", "fg", "fi", "for", "function",
+    "getopts", "hash", "if", "in", "jobs", "kill", "local", "read", "readonly", "return",
+    "select", "set", "shift", "source", "then", "times", "trap", "type", "ulimit", "umask",
+    "unalias", "unset", "until", "wait", "while",
+};
+
+bool shell_needed(const struct tmpl *t, const char *argv0)
+{
+    /* NAME=value as the first word is an assignment only when written, not substituted. */
+    const char *lit = t->nparts && t->parts[0].lit ? t->parts[0].lit : "";
+    lit += strspn(lit, " \t");
+    if (isalpha((unsigned char)*lit) || *lit == '_') {
+        while (isalnum((unsigned char)*lit) || *lit == '_')
+            lit++;
+        if (*lit == '=')
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(shell_words) / sizeof(shell_words[0]); i++)
+        if (!strcmp(argv0, shell_words[i]))
+            return true;
+    return false;
 }

@@ -259,8 +259,12 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
         }
         if (!sp->run_shell)
             break;
-        if (tmpl_shell_free(sp->run_shell))
-            return split_direct(run, sp->run_shell, e);
+        if (tmpl_shell_free(sp->run_shell)) {
+            char **argv = split_direct(run, sp->run_shell, e);
+            if (!argv || !shell_needed(sp->run_shell, argv[0]))
+                return argv;
+            argv_free(argv);
+        }
         *shell = true;
         char *cmd = shell_render(run, s, sp->run_shell, e);
         if (!cmd)
@@ -676,6 +680,8 @@ int step_collect(struct run_ctx *run, struct step_rt *s, struct err *e)
         rc = record_catalog(run, s, &outs[0], e);
     if (rc == 0 && sp->kind == KIND_DEPLOY)
         rc = record_deployment(run, s, e);
+    if (rc == 0)
+        rc = record_undeclared(s, e);
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
             free(outs[i].name);

@@ -149,6 +149,44 @@ expect_success 'a declared output missing after exit 0 fails the step, naming th
                WHERE s.run_id = $r AND s.name = ${q}train$q")" = failed
 '
 
+# What a step leaves in $SLUICE_OUT besides its declared outputs is not recorded: the step
+# still succeeds, and its message and log say which names were left out (a few, then a count).
+cat >extras.yaml <<'EOF'
+pipeline: extras
+steps:
+  train:
+    run: |
+      cd "$SLUICE_OUT" && mkdir -p sub tmp/deep
+      touch model.pkl extra.csv sub/keep.txt sub/junk tmp/deep/x
+    outputs: [model.pkl, ./sub//keep.txt]
+  many:
+    run: cd "$SLUICE_OUT" && touch a b c d e f g
+  clean:
+    run: touch "$SLUICE_OUT/only.txt"
+    outputs: [only.txt]
+EOF
+
+expect_success 'files left in SLUICE_OUT but not declared are named in the message and the log' '
+    sluice run extras.yaml >out 2>err &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = "clean=succeeded many=succeeded train=succeeded" &&
+    want="not recorded: ${q}extra.csv$q, ${q}sub/junk$q, ${q}tmp/$q (not declared in outputs:)" &&
+    test "$(step_field $r train message)" = "$want" &&
+    sluice show $r | grep -qxF "train: $want" &&
+    sluice logs $r train | grep -qxF "sluice: $want" &&
+    test "$(db "SELECT io.name FROM step_io io JOIN attempts a ON a.id = io.attempt_id
+               JOIN steps s ON s.id = a.step_id WHERE s.run_id = $r
+               AND s.name = ${q}train$q AND io.dir = ${q}out$q ORDER BY io.name" | xargs)" = \
+         "./sub//keep.txt model.pkl"
+'
+
+expect_success 'the names left out are capped, with how many more; a clean step says nothing' '
+    r=$(last_run) &&
+    test "$(step_field $r many message)" = "not recorded: ${q}a$q, ${q}b$q, ${q}c$q, ${q}d$q, \
+${q}e$q and 2 more (not declared in outputs:)" &&
+    test -z "$(step_field $r clean message)"
+'
+
 cat >metrics.yaml <<'EOF'
 pipeline: metrics
 steps:
@@ -486,6 +524,36 @@ expect_success 'a long last log line makes a message of 300 bytes that says it w
     echo "$msg" | cut -c1-60 &&
     test "${#msg}" = $((22 + 300)) &&
     case "$msg" in "exited with status 3: error: 000"*"000...") ;; *) false ;; esac
+'
+
+# A run string with no shell syntax is exec'd without a shell, but not when its first word is
+# something only a shell can run (a builtin, a reserved word) or an assignment.
+cat >builtins.yaml <<'EOF'
+pipeline: builtins
+steps:
+  exit3:
+    run: exit 3
+  assign:
+    run: GREETING=hi printenv GREETING
+  cd:
+    run: cd /
+  colon:
+    run: ": nothing to do"
+  direct:
+    run: printenv SLUICE_STEP
+EOF
+
+expect_success 'exit 3 as a run string fails the step with status 3, not 127' '
+    { sluice run builtins.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(statuses $r)" = \
+         "assign=succeeded cd=succeeded colon=succeeded direct=succeeded exit3=failed" &&
+    test "$(step_field $r exit3 message)" = "exited with status 3"
+'
+
+expect_success 'X=1 cmd as a run string assigns X for cmd, as the shell does' '
+    sluice logs $(last_run) assign >log &&
+    test "$(cat log)" = hi
 '
 
 done_testing

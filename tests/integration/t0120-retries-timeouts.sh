@@ -55,6 +55,20 @@ expect_success 'a flaky step (fails on attempt 1, succeeds on 2) succeeds with 2
     test "$(step_field $r flaky attempts)" = 2
 '
 
+# The message of attempt 1's failure ("…; retry 1 of 1 in 100ms") no longer holds. show --json
+# and /api/runs/ID build one document (web/doc.c), so this covers the API too.
+expect_success 'after a successful retry the step says so, not the retried failure' '
+    r=$(last_run) &&
+    test "$(step_field $r flaky message)" = "succeeded on attempt 2" &&
+    sluice show $r >show.txt &&
+    grep -qx "flaky: succeeded on attempt 2" show.txt &&
+    sluice show $r --json >show.json &&
+    python3 -c "import json, sys
+print(*[s[\"message\"] for s in json.load(sys.stdin)[\"steps\"] if s[\"name\"] == \"flaky\"])" \
+        <show.json >msg &&
+    test "$(cat msg)" = "succeeded on attempt 2"
+'
+
 expect_success 'each attempt has its own folder and log' '
     r=$(last_run) &&
     test -e .sluice/runs/$r/hopeless/1/exit.json &&

@@ -6,6 +6,8 @@
 # 0), and stdout CASE.out when there is one.
 . "$(dirname "$0")/lib.sh"
 
+q="'" # a single quote, for patterns inside the single-quoted test code
+
 GOLDEN=$ROOT/tests/crawl
 
 # run_case CASE FILE — copies FILE here so that messages name it without its folder.
@@ -77,7 +79,7 @@ expect_success 'a failing rule exits 1, still writes the schema, says FAIL' '
     [ $rc -eq 1 ] &&
     grep -qx "FAIL rows >= 500 (2)" out &&
     grep -qx "PASS mean(score) > 0.5 (0.625)" out &&
-    grep -qx "error: 1 of 2 data-quality rules failed" err &&
+    grep -qx "error: rule ${q}rows >= 500$q is false: rows = 2" err &&
     grep -q "\"pass\": false" fail.json'
 
 expect_success 'a rule syntax error stops before the crawl' '
@@ -105,5 +107,73 @@ expect_success 'the output is the same on every run' '
     sluice builtin crawl --input data.csv --out a.json >/dev/null &&
     sluice builtin crawl --input data.csv --out b.json >/dev/null &&
     cmp a.json b.json'
+
+# ---- a crawl step in a pipeline: what its message says -----------------------------------------
+
+db() { sqlite3 .sluice/sluice.db "$@"; }
+# last_msg: the message of the crawl step of the newest run
+last_msg() {
+    db "SELECT message FROM steps WHERE name = 'crawl' AND run_id = (SELECT max(id) FROM runs)"
+}
+mkdir -p pipe
+cat >pipe/rules.yaml <<'EOF'
+pipeline: rules
+steps:
+  load:
+    run: cp data.csv "$SLUICE_OUT/data.csv"
+    outputs: [data.csv]
+  crawl:
+    kind: crawl
+    input: load/data.csv
+    expect:
+      - rows >= 500
+      - mean(score) > 0.5
+      - nulls(id) == 0 && max(score) > 1
+EOF
+cp data.csv pipe/data.csv
+
+cat >want-rules <<'EOF'
+exited with status 1: error: rule 'rows >= 500' is false: rows = 2; rule 'nulls(id) == 0 && max(score) > 1' is false: nulls(id) = 0, max(score) = 0.75
+EOF
+
+expect_success 'a false rule is named in the step'\''s message, with what was measured' '
+    { sluice run pipe/rules.yaml >out 2>err; test $? = 1; } &&
+    last_msg >msg && test_cmp want-rules msg
+'
+
+cat >pipe/drift.yaml <<'EOF'
+pipeline: drift
+steps:
+  load:
+    run: cp drift.csv "$SLUICE_OUT/drift.csv"
+    outputs: [drift.csv]
+  crawl:
+    kind: crawl
+    input: load/drift.csv
+    table: things
+EOF
+printf 'id,score\n1,0.5\n' >pipe/drift.csv
+
+cat >want-warn <<'EOF'
+schema drift: table 'things' v2: column 'score' type float -> string; column 'age' added (integer); column 'name' added (string)
+EOF
+cat >want-fail <<'EOF'
+schema drift in table 'things' (v2): column 'score' removed; column 'age' removed; column 'name' removed
+EOF
+
+expect_success 'schema drift (on_drift: warn) is one line in the message, with no stray separator' '
+    sluice run pipe/drift.yaml >out 2>err &&
+    printf "id,score,age,name\n1,x,3,a\n" >pipe/drift.csv &&
+    sluice run pipe/drift.yaml >out 2>err &&
+    last_msg >msg && test_cmp want-warn msg
+'
+
+expect_success 'schema drift with on_drift: fail fails the step on one line, without a newline' '
+    sed "s/table: things/&\n    on_drift: fail/" pipe/drift.yaml >pipe/drift-fail.yaml &&
+    printf "id\n1\n" >pipe/drift.csv &&
+    { sluice run pipe/drift-fail.yaml >out 2>err; test $? = 1; } &&
+    test "$(db "SELECT count(*) FROM steps WHERE instr(message, char(10))")" = 0 &&
+    last_msg >msg && test_cmp want-fail msg
+'
 
 done_testing

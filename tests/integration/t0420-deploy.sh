@@ -67,7 +67,7 @@ expect_success 'a passing health check keeps the switch' '
 expect_success 'a health URL nobody listens on rolls back to the previous slot' '
     deploy_exit 1 v4 --health "http://127.0.0.1:$DEAD_PORT/health" --health-timeout 1500 &&
     grep -q "^error: health check ${q}http://127.0.0.1:$DEAD_PORT/health$q failed: " err &&
-    grep -q "; rolled back to ${q}blue$q\$" err &&
+    grep -q "; rolled back to version ${q}v3$q (slot ${q}blue$q)\$" err &&
     result green "\"blue\"" true v4 &&
     grep -q "attempt 2:" out &&
     live blue v3 && test ! -e serving/green/VERSION
@@ -75,7 +75,19 @@ expect_success 'a health URL nobody listens on rolls back to the previous slot' 
 
 expect_success 'a health URL answering 500 rolls back too' '
     deploy_exit 1 v5 --health "$URL/status/500" --health-timeout 1000 &&
-    grep -q "failed: HTTP status 500 (.*); rolled back to ${q}blue$q$" err &&
+    grep -q "failed: HTTP status 500 (.*); rolled back to version ${q}v3$q (slot ${q}blue$q)$" err &&
+    live blue v3
+'
+
+# Refused connections are retried for 5 s (a server restarted by the switch may need a moment
+# to listen), not for the whole health_timeout; a server that answers 5xx is waited for.
+expect_success 'a health URL nobody listens on gives up after 5 s of refusals, not the timeout' '
+    start=$(date +%s%N) &&
+    deploy_exit 1 v4 --health "http://127.0.0.1:$DEAD_PORT/health" --health-timeout 60000 &&
+    elapsed=$(( ($(date +%s%N) - start) / 1000000 )) &&
+    echo "elapsed ${elapsed}ms: $(cat err)" &&
+    test "$elapsed" -ge 5000 && test "$elapsed" -lt 20000 &&
+    grep -q "; refused for 5\.[0-9] s: nothing listens); rolled back to version ${q}v3$q" err &&
     live blue v3
 '
 

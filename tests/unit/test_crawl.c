@@ -229,6 +229,44 @@ static void test_timestamp_fractions(void **state)
     crawl_result_release(&res);
 }
 
+/* M/D/YYYY and D.M.YYYY are dates, compared as instants; a column is timestamp only when each
+ * of its values parses as one. */
+static void test_timestamp_month_first_and_dotted(void **state)
+{
+    (void)state;
+    struct crawl_result res;
+    crawl_ok("t.csv",
+             "us,eu,both,timed\n"
+             "12/31/2019,31.12.2019,2020-01-02,1/5/2020 10:00\n"
+             "1/5/2020,5.1.2020,1/3/2020,1/5/2020 09:30:00Z\n"
+             "02/29/2020,29.02.2020,4.1.2020,\n",
+             &res);
+    for (size_t i = 0; i < res.ncolumns; i++)
+        if (res.columns[i].type != CRAWL_TIMESTAMP)
+            fail_msg("column '%s' is %s", res.columns[i].name,
+                     crawl_type_name(res.columns[i].type));
+    assert_string_equal(column(&res, "us")->smin, "12/31/2019");
+    assert_string_equal(column(&res, "us")->smax, "02/29/2020");
+    assert_string_equal(column(&res, "eu")->smin, "31.12.2019");
+    assert_string_equal(column(&res, "eu")->smax, "29.02.2020");
+    assert_string_equal(column(&res, "both")->smin, "2020-01-02");
+    assert_string_equal(column(&res, "both")->smax, "4.1.2020");
+    assert_string_equal(column(&res, "timed")->smin, "1/5/2020 09:30:00Z");
+    crawl_result_release(&res);
+    /* one value that is no date makes the column string: an impossible date, a day-first date
+     * with slashes, a day past the month's end, a two-digit year, a mixed separator */
+    static const char *const bad[] = {"13/45/2020", "25/12/2024", "2/30/2021", "1/5/20",
+                                      "1/5.2020", "1/5/2020x", "123/5/2020"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "d\n1/5/2020\n%s\n12/1/2020\n", bad[i]);
+        crawl_ok("t.csv", text, &res);
+        if (res.columns[0].type != CRAWL_STRING)
+            fail_msg("'%s' made the column %s", bad[i], crawl_type_name(res.columns[0].type));
+        crawl_result_release(&res);
+    }
+}
+
 static void test_stats_mixed_string_minmax(void **state)
 {
     (void)state;
@@ -577,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_stats_numbers),
         cmocka_unit_test(test_stats_other_types),
         cmocka_unit_test(test_timestamp_fractions),
+        cmocka_unit_test(test_timestamp_month_first_and_dotted),
         cmocka_unit_test(test_stats_mixed_string_minmax),
         cmocka_unit_test(test_distinct_cap),
         cmocka_unit_test(test_text_cleaned_and_cut),

@@ -97,6 +97,33 @@ static void test_rules_compound(void **state)
     crawl_result_release(&res);
 }
 
+/* Evaluate rule; what it says it measured must be measured. */
+static void rule_measured(const struct crawl_result *res, const char *rule, const char *measured)
+{
+    struct crawl_rule_result rr;
+    struct err e = ERR_INIT;
+    if (crawl_rule_eval(res, rule, &rr, &e) < 0)
+        fail_msg("rule '%s' failed: %s", rule, e.msg);
+    assert_string_equal(rr.measured, measured);
+    crawl_rule_result_release(&rr);
+}
+
+/* What a false rule says it saw: each measured term once, in reading order. */
+static void test_rules_measured(void **state)
+{
+    (void)state;
+    struct crawl_result res;
+    crawl_ok("t.csv", rules_csv, &res);
+    rule_measured(&res, "rows >= 500", "rows = 4");
+    rule_measured(&res, "500 <= rows", "rows = 4");
+    rule_measured(&res, "mean(score) > 5", "mean(score) = 4");
+    rule_measured(&res, "distinct(id) == rows", "distinct(id) = 4, rows = 4");
+    rule_measured(&res, "rows > 4 || nulls(name) == 0 && rows < 9",
+                  "rows = 4, nulls(name) = 1");
+    rule_measured(&res, "min(score) >= 3 && max(score) < 6", "min(score) = 2.5, max(score) = 6");
+    crawl_result_release(&res);
+}
+
 static void test_rules_quoted_columns(void **state)
 {
     (void)state;
@@ -330,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_each_kind),
         cmocka_unit_test(test_rules_compound),
+        cmocka_unit_test(test_rules_measured),
         cmocka_unit_test(test_rules_quoted_columns),
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_rule_syntax),

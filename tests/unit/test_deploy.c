@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -469,7 +470,7 @@ static void test_failed_health_check_rolls_back(void **state)
     assert_int_equal(e.code, DEPLOY_ERR_HEALTH);
     char *prefix = xasprintf("health check '%s' failed: cannot reach '%s': ", url, url);
     assert_memory_equal(e.msg, prefix, strlen(prefix));
-    const char *suffix = "; rolled back to 'blue'";
+    const char *suffix = "; rolled back to version 'v1' (slot 'blue')";
     assert_true(strlen(e.msg) > strlen(suffix));
     assert_string_equal(e.msg + strlen(e.msg) - strlen(suffix), suffix);
     assert_true(res.rolled_back);
@@ -490,6 +491,77 @@ static void test_failed_health_check_rolls_back(void **state)
     free(prefix);
     free(cur_model);
     free(green_version);
+}
+
+/* A socket that listens but never answers: connections succeed, requests time out. */
+static int silent_server(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s, 16), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deploy v2 over v1 with a health check of url; returns how long deploy_run took (ms). */
+static int64_t deploy_checked(const struct fixture *fx, const char *url, int64_t timeout_ms,
+                              int64_t refused_ms, struct err *e)
+{
+    struct deploy_result res;
+    assert_int_equal(deploy(fx, "model v1", "v1", &res, e), 0);
+    write_file(fx->model, "model v2");
+    struct deploy_options opt = {.model = fx->model,
+                                 .target = fx->target,
+                                 .version = "v2",
+                                 .health = url,
+                                 .health_timeout_ms = timeout_ms,
+                                 .refused_ms = refused_ms};
+    int64_t start = mono_ms();
+    assert_int_equal(deploy_run(&opt, &res, e), -1);
+    assert_int_equal(e->code, DEPLOY_ERR_HEALTH);
+    assert_true(res.rolled_back);
+    assert_string_equal(assert_current_valid(fx), "blue");
+    return mono_ms() - start;
+}
+
+/* Nothing listens: the check stops once connections were refused for refused_ms, long before
+ * health_timeout. */
+static void test_refused_health_check_gives_up_early(void **state)
+{
+    struct fixture *fx = *state;
+    struct err e = ERR_INIT;
+    char *url = xasprintf("http://127.0.0.1:%d/health", dead_port());
+    int64_t took = deploy_checked(fx, url, 60000, 800, &e);
+    if (took < 800 || took > 10000)
+        fail_msg("took %lld ms: %s", (long long)took, e.msg);
+    assert_non_null(strstr(e.msg, ": nothing listens); rolled back to version 'v1' (slot 'blue')"));
+    free(url);
+}
+
+/* A server that listens but is slow is waited for until health_timeout, whatever refused_ms. */
+static void test_slow_health_check_waits_for_the_timeout(void **state)
+{
+    struct fixture *fx = *state;
+    struct err e = ERR_INIT;
+    int port;
+    int s = silent_server(&port);
+    char *url = xasprintf("http://127.0.0.1:%d/health", port);
+    int64_t took = deploy_checked(fx, url, 1500, 200, &e);
+    close(s);
+    if (took < 1400 || strstr(e.msg, "nothing listens"))
+        fail_msg("took %lld ms: %s", (long long)took, e.msg);
+    free(url);
 }
 
 static void test_failed_first_health_check_removes_current(void **state)
@@ -534,6 +606,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_health_check_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_first_health_check_removes_current, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refused_health_check_gives_up_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_health_check_waits_for_the_timeout, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

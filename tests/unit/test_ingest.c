@@ -434,6 +434,7 @@ static void test_http_get_status_connection_refused(void **state)
     assert_int_equal(http_get_status(url, 2000, &status, &e), -1);
     char *prefix = xasprintf("cannot reach '%s': ", url);
     assert_memory_equal(e.msg, prefix, strlen(prefix));
+    assert_int_equal(e.code, HTTP_ERR_CONNECT); /* nothing listens, as a health check sees */
     assert_int_equal(status, 0);
     free(prefix);
     free(url);
