@@ -196,7 +196,8 @@ static void test_parse_errors(void **state)
     assert_parse_error("a ${{ 1 }} b ${{ 2 }", 13, "unterminated '${{'");
     assert_parse_error("x ${{ }}", 6, "empty expression");
     assert_parse_error("x ${{}}", 5, "empty expression");
-    assert_parse_error("run ${{ params.v + 1 }}", 17, "unexpected '+'");
+    assert_parse_error("run ${{ params.v + }}", 19, "unexpected end of expression");
+    assert_parse_error("run ${{ min(1) }}", 8, "function 'min' needs at least 2 arguments");
     assert_parse_error("a ${{ 1 }} b ${{ foo }}", 17, "unknown reference 'foo'");
     assert_parse_error("${{ 'abc }}", 4, "unterminated string");
     assert_parse_error("${{ (1 < 2 }}", 11, "expected ')'");
@@ -235,6 +236,12 @@ static void test_check(void **state)
     assert_int_equal(off, 17);
     tmpl_release(&t);
 
+    parse_ok(&t, "--x ${{ 'a' + 1 }}");
+    assert_int_equal(tmpl_check(&t, &scope, &off, msg, sizeof(msg)), -1);
+    assert_string_equal(msg, "operator '+' needs numbers, got string and number");
+    assert_int_equal(off, 12);
+    tmpl_release(&t);
+
     parse_ok(&t, "literal only");
     assert_int_equal(tmpl_check(&t, &scope, &off, msg, sizeof(msg)), 0);
     tmpl_release(&t);
@@ -260,6 +267,19 @@ static void test_expand(void **state)
     assert_expands("[${{ params.v }}]", true, "['']");
 }
 
+static void test_expand_numbers(void **state)
+{
+    (void)state;
+    /* a computed number in its shortest form, integers without ".0" */
+    assert_expands("${{ params.max_depth * 2 }}", false, "12");
+    assert_expands("${{ 2.0 * 3 }} ${{ 10 / 4 }} ${{ 1 / 3 }}", false,
+                   "6 2.5 0.3333333333333333");
+    assert_expands("${{ -params.max_depth }} ${{ abs(1 - params.max_depth) }}", false, "-6 5");
+    assert_expands("${{ min(params.max_depth, 4) }}-${{ max(params.max_depth, 4, 8) }}", false,
+                   "4-8");
+    assert_expands("${{ steps.evaluate.metrics.f1 * 100 }}%", false, "25%");
+}
+
 static void test_expand_error(void **state)
 {
     (void)state;
@@ -268,6 +288,11 @@ static void test_expand_error(void **state)
     parse_ok(&t, "a ${{ run.id }} ${{ steps.evaluate.metrics.auc }}");
     assert_null(tmpl_expand(&t, &env, true, msg, sizeof(msg)));
     assert_string_equal(msg, "metric 'auc' of step 'evaluate' does not exist");
+    tmpl_release(&t);
+    parse_ok(&t, "--per-depth ${{ 1 / (params.max_depth - 6) }}");
+    assert_null(tmpl_expand(&t, &env, true, msg, sizeof(msg)));
+    assert_string_equal(msg,
+                        "division by zero in '1 / (params.max_depth - 6)' (1 / (6 - 6))");
     tmpl_release(&t);
 }
 
@@ -354,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_expand_numbers),
         cmocka_unit_test(test_expand_error),
         cmocka_unit_test(test_quoting_defeats_injection),
     };
