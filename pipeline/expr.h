@@ -96,11 +96,13 @@ struct value {
     enum expr_type type;
     double num;
     bool b;
-    char *str;
+    char *str; /* a string's text; for a number or boolean, the text it was given when it is a
+                * param's value ("1.10" for -p lr=1.10), else NULL */
 };
 void value_release(struct value *v);
-/* Text of a value as substituted into a template: numbers in the shortest form that reads
- * back to the same double ("6", "0.25", "1e+100"), booleans "true"/"false". Caller frees. */
+/* Text of a value as substituted into a template: a param's value as it was given, other
+ * numbers in the shortest form that reads back to the same double ("6", "0.25", "1e+100"),
+ * booleans "true"/"false". Caller frees. */
 char *value_to_string(const struct value *v);
 
 /* What evaluation asks of the run. Each returns 0, or -1 when the value does not exist. */

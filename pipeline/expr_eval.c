@@ -20,9 +20,11 @@ void value_release(struct value *v)
 
 char *value_to_string(const struct value *v)
 {
+    if (v->str) /* a string, or a param's value as it was given */
+        return xstrdup(v->str);
     switch (v->type) {
     case TYPE_STRING:
-        return xstrdup(v->str ? v->str : "");
+        return xstrdup("");
     case TYPE_BOOL:
         return xstrdup(v->b ? "true" : "false");
     case TYPE_NUMBER:
@@ -122,12 +124,9 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
                          diag_excerpt(q1, e->name, strlen(e->name)));
             return -1;
         }
-        /* the env's value is borrowed: keep a copy */
+        /* the env's value is borrowed: keep a copy (of a number's text too) */
         *out = v;
-        if (v.type == TYPE_STRING)
-            out->str = xstrdup(v.str ? v.str : "");
-        else
-            out->str = NULL;
+        out->str = v.str ? xstrdup(v.str) : v.type == TYPE_STRING ? xstrdup("") : NULL;
         return 0;
     }
     case EXPR_STEP_METRIC:

@@ -881,6 +881,53 @@ static void test_eval_dynamic_type_error(void **state)
 
 /* ---- value text ---- */
 
+/* A number param given as "1.10" (as -p lr=1.10 or `lr: 1.10` give it). */
+static int env_param_text(void *data, const char *name, struct value *out)
+{
+    (void)data;
+    memset(out, 0, sizeof(*out));
+    out->type = TYPE_NUMBER;
+    if (!strcmp(name, "lr")) {
+        out->num = 1.1;
+        out->str = "1.10";
+    } else if (!strcmp(name, "id")) {
+        out->num = 12345678901234567890.0;
+        out->str = "12345678901234567890";
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* The text src's value substitutes into a template, params as env_param_text gives them. */
+static void assert_eval_text(const char *src, const char *want)
+{
+    struct expr_env env = {NULL, env_param_text, NULL, NULL, 1};
+    struct expr *e = parse(src);
+    struct value v;
+    char msg[256] = "";
+    if (expr_eval(e, &env, &v, msg, sizeof(msg)) < 0)
+        fail_msg("eval of '%s' failed: %s", src, msg);
+    expr_free(e);
+    char *s = value_to_string(&v);
+    value_release(&v);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+static void test_eval_param_text(void **state)
+{
+    (void)state;
+    /* a param substitutes the text it was given, never its number's shortest form */
+    assert_eval_text("params.lr", "1.10");
+    assert_eval_text("(params.id)", "12345678901234567890");
+    /* used in arithmetic, it is a number */
+    assert_eval_text("params.lr * 2", "2.2");
+    assert_eval_text("params.lr + 0", "1.1");
+    assert_eval_text("-params.lr", "-1.1");
+    assert_eval_text("params.lr == 1.1", "true");
+}
+
 static void test_value_to_string(void **state)
 {
     (void)state;
@@ -989,10 +1036,16 @@ static void test_render_values(void **state)
         expr_free(e);
     }
     /* a negative value under unary minus keeps its own sign readable */
-    struct expr_env neg = {NULL, NULL, NULL, NULL, -3};
+    struct expr_env neg = {NULL, env_param_text, NULL, NULL, -3};
     struct expr *e = parse("-run.id");
     char *text = expr_render(e, &neg);
     assert_string_equal(text, "-(-3)");
+    free(text);
+    expr_free(e);
+    /* a param's value as it was given */
+    e = parse("params.lr > 1");
+    text = expr_render(e, &neg);
+    assert_string_equal(text, "1.10 > 1");
     free(text);
     expr_free(e);
     /* hostile strings: control bytes escaped, long ones cut */
@@ -1043,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_eval_dynamic_type_error),
         cmocka_unit_test(test_render_source),
         cmocka_unit_test(test_render_values),
+        cmocka_unit_test(test_eval_param_text),
         cmocka_unit_test(test_value_to_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,7 @@
 static bool scope_param(void *data, const char *name, enum expr_type *type)
 {
     (void)data;
-    if (!strcmp(name, "max_depth"))
+    if (!strcmp(name, "max_depth") || !strcmp(name, "lr") || !strcmp(name, "id"))
         *type = TYPE_NUMBER;
     else if (!strcmp(name, "v"))
         *type = TYPE_STRING;
@@ -52,6 +52,14 @@ static int env_param(void *data, const char *name, struct value *out)
     if (!strcmp(name, "v")) {
         out->type = TYPE_STRING;
         out->str = (char *)param_v;
+        return 0;
+    }
+    /* numbers as the engine gives them: with the text they were given */
+    if (!strcmp(name, "lr") || !strcmp(name, "id")) {
+        bool lr = !strcmp(name, "lr");
+        out->type = TYPE_NUMBER;
+        out->num = lr ? 1.1 : 12345678901234567890.0;
+        out->str = lr ? "1.10" : "12345678901234567890";
         return 0;
     }
     return -1;
@@ -270,7 +278,12 @@ static void test_expand(void **state)
 static void test_expand_numbers(void **state)
 {
     (void)state;
+    /* a param is substituted as the text it was given */
+    assert_expands("--lr ${{ params.lr }}", false, "--lr 1.10");
+    assert_expands("--lr ${{ params.lr }}", true, "--lr '1.10'");
+    assert_expands("--id=${{ params.id }}", false, "--id=12345678901234567890");
     /* a computed number in its shortest form, integers without ".0" */
+    assert_expands("${{ params.lr * 2 }}", false, "2.2");
     assert_expands("${{ params.max_depth * 2 }}", false, "12");
     assert_expands("${{ 2.0 * 3 }} ${{ 10 / 4 }} ${{ 1 / 3 }}", false,
                    "6 2.5 0.3333333333333333");
