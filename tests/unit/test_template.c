@@ -211,6 +211,27 @@ static void test_parse_errors(void **state)
     assert_parse_error("${{ (1 < 2 }}", 11, "expected ')'");
 }
 
+static void test_one_brace(void **state)
+{
+    (void)state;
+    /* "${ params.x }" is a hole with a brace missing: no shell variable has a '.' */
+    assert_parse_error("python3 train.py --lr ${ params.lr }", 22,
+                       "'${ params.lr }' has one brace; a template is written '${{ params.lr }}'");
+    assert_parse_error("x ${{ 1 }} ${steps.evaluate.metrics.f1}", 11,
+                       "'${steps.evaluate.metrics.f1}' has one brace; a template is written "
+                       "'${{ steps.evaluate.metrics.f1 }}'");
+    assert_parse_error("echo \"${ run.id\" done", 6,
+                       "'${ run.id' has one brace; a template is written '${{ run.id }}'");
+    assert_parse_error("echo ${params.a + 1 }\n}", 5,
+                       "'${params.a + 1 }' has one brace; a template is written "
+                       "'${{ params.a + 1 }}'");
+    /* shell's own ${VAR} forms stay literal text */
+    struct tmpl t;
+    parse_ok(&t, "echo ${HOME} ${PARAMS:-x} ${params} ${ steps} $params.x ${#x} ${{ params.v }}");
+    assert_int_equal(t.nparts, 2);
+    tmpl_release(&t);
+}
+
 /* ---- checking ---- */
 
 static void test_check(void **state)
@@ -390,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_split_edges),
         cmocka_unit_test(test_offsets_are_in_the_whole_text),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_one_brace),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_expand_numbers),
