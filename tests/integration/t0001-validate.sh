@@ -97,9 +97,10 @@ expect_success 'every error of a file is reported in one pass' '
     grep -q "^two.yaml:8:[0-9][0-9]*: error: .*forever" err
 '
 
-expect_success 'a cycle is an error naming the cycle' '
+expect_success 'a cycle is an error naming the cycle, at the needs: entry that closes it' '
     sluice validate cycle.yaml 2>err; test $? = 2 &&
-    grep -q "cycle.yaml: error: dependency cycle: a -> b -> c -> a" err
+    grep -q "^cycle.yaml:5:13: error: dependency cycle: a -> b -> c -> a$" err &&
+    grep -q "^    5 |     needs: \[c\]$" err
 '
 
 expect_success 'several files: all valid exits 0' '
