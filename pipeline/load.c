@@ -411,8 +411,8 @@ struct pipeline *pipeline_load_text(const char *path, const char *text, size_t l
     L.scope.param_type = scope_param_type;
     L.scope.has_step = scope_has_step;
     const struct ynode *root = ydoc_root(doc);
-    if (!root || ynode_is_null(root))
-        diag_add(diags, 0, 0, "file is empty; a pipeline needs at least 'pipeline' and 'steps'");
+    if (!root || ynode_is_null(root)) /* nothing, or only comments: at the file's start */
+        diag_add(diags, 1, 1, "file is empty; a pipeline needs at least 'pipeline' and 'steps'");
     else
         load_top(&L, root);
 
