@@ -252,12 +252,14 @@ static void next(struct parser *p)
     case '-':
     case '*':
     case '/':
-    case ',':
-        p->tok.kind = c == '(' ? TOK_LPAREN : c == ')' ? TOK_RPAREN : c == '+' ? TOK_PLUS
-                    : c == '-' ? TOK_MINUS : c == '*' ? TOK_STAR : c == '/' ? TOK_SLASH
-                    : TOK_COMMA;
+    case ',': {
+        static const char singles[] = "()+-*/,";
+        static const enum tok_kind kinds[] = {TOK_LPAREN, TOK_RPAREN, TOK_PLUS, TOK_MINUS,
+                                              TOK_STAR,   TOK_SLASH,  TOK_COMMA};
+        p->tok.kind = kinds[strchr(singles, c) - singles];
         p->pos++;
         return;
+    }
     case '\'':
     case '"':
         lex_string(p);
@@ -469,7 +471,7 @@ static struct expr *parse_call(struct parser *p, int *depth)
     struct expr *acc = NULL;
     int nargs = 0;
     *depth = 0;
-    while (p->tok.kind != TOK_RPAREN || nargs) {
+    for (bool more = p->tok.kind != TOK_RPAREN; more;) {
         int d;
         struct expr *arg = parse_or(p, &d);
         if (!arg)
@@ -487,19 +489,17 @@ static struct expr *parse_call(struct parser *p, int *depth)
                 return NULL;
             acc->more_args = nargs > 2;
         }
-        if (p->tok.kind == TOK_COMMA) {
+        more = p->tok.kind == TOK_COMMA;
+        if (more) {
             next(p);
-            continue;
-        }
-        if (p->tok.kind == TOK_RPAREN)
-            break;
-        if (p->tok.kind == TOK_END)
-            fail(p, p->tok.start, "expected ')' to end the arguments of '%s'", q);
-        else if (p->tok.kind != TOK_RPAREN)
-            fail(p, p->tok.start, "expected ',' or ')' after an argument of '%s', found '%s'", q,
-                 diag_excerpt(q2, p->src + p->tok.start, p->tok.len));
-        if (p->failed)
+        } else if (p->tok.kind != TOK_RPAREN) {
+            if (p->tok.kind == TOK_END)
+                fail(p, p->tok.start, "expected ')' to end the arguments of '%s'", q);
+            else /* after a lexer error, fail keeps the lexer's message */
+                fail(p, p->tok.start, "expected ',' or ')' after an argument of '%s', found '%s'",
+                     q, diag_excerpt(q2, p->src + p->tok.start, p->tok.len));
             goto fail;
+        }
     }
     if (op == EXPR_ABS && nargs != 1) {
         fail(p, at, "function 'abs' takes 1 argument");
@@ -622,8 +622,8 @@ static bool binary_op(enum tok_kind k, enum level lv, enum expr_op *op)
         enum level lv;
         enum expr_op op;
     } ops[] = {
-        {TOK_OR, LV_OR, EXPR_OR},       {TOK_AND, LV_AND, EXPR_AND},
-        {TOK_PLUS, LV_SUM, EXPR_ADD},   {TOK_MINUS, LV_SUM, EXPR_SUB},
+        {TOK_OR, LV_OR, EXPR_OR},         {TOK_AND, LV_AND, EXPR_AND},
+        {TOK_PLUS, LV_SUM, EXPR_ADD},     {TOK_MINUS, LV_SUM, EXPR_SUB},
         {TOK_STAR, LV_PRODUCT, EXPR_MUL}, {TOK_SLASH, LV_PRODUCT, EXPR_DIV},
     };
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
