@@ -1,5 +1,5 @@
 /* `sluice validate FILE...`: load each pipeline file, print every error compiler-style, and
- * exit 2 when any file has one. Prints nothing on success unless asked to. */
+ * exit 2 when any file has one; each valid file gets one line, "ok: FILE (N steps)". */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,10 +13,10 @@ static const char usage[] =
     "usage: sluice validate [-v] FILE...\n"
     "\n"
     "Check pipeline files: YAML, keys, references, expressions, durations, cron, cycles.\n"
-    "Every error is printed as FILE:LINE:COL: error: MESSAGE; exit status 0 when all files\n"
-    "are valid, 2 otherwise.\n"
+    "Every error is printed as FILE:LINE:COL: error: MESSAGE on stderr, each valid file as\n"
+    "'ok: FILE (N steps)' on stdout; exit status 0 when all files are valid, 2 otherwise.\n"
     "\n"
-    "  -v, --verbose   print 'FILE: ok (N steps)' for each valid file\n"
+    "  -v, --verbose   accepted for compatibility: the ok lines are always printed\n"
     "  -h, --help      show this help\n";
 
 /* Print dl for path. A file that could not be read has no text and only whole-file
@@ -37,7 +37,7 @@ static void print_diags(const struct diag_list *dl, const char *path, const char
 }
 
 /* Returns true when path is a valid pipeline. */
-static bool validate_one(const char *path, bool verbose)
+static bool validate_one(const char *path)
 {
     struct diag_list dl = DIAG_LIST_INIT;
     char *text = NULL;
@@ -48,8 +48,8 @@ static bool validate_one(const char *path, bool verbose)
         if (!dl.n) /* the loader must say why; never fail silently */
             diag_add(&dl, 0, 0, "invalid pipeline");
         print_diags(&dl, path, text, text_len);
-    } else if (verbose) {
-        printf("%s: ok (%zu step%s)\n", path, p->nsteps, p->nsteps == 1 ? "" : "s");
+    } else {
+        printf("ok: %s (%zu step%s)\n", path, p->nsteps, p->nsteps == 1 ? "" : "s");
     }
     bool ok = p != NULL;
     pipeline_free(p);
@@ -67,14 +67,12 @@ int cmd_validate(int argc, char **argv)
     };
     if (cli_help(argc, argv, usage) == 0)
         return EXIT_OK;
-    bool verbose = false;
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (c) {
         case 'v':
-            verbose = true;
             break;
         default:
             if (optopt)
@@ -87,6 +85,6 @@ int cmd_validate(int argc, char **argv)
 
     bool all_ok = true;
     for (int i = optind; i < argc; i++)
-        all_ok &= validate_one(argv[i], verbose);
+        all_ok &= validate_one(argv[i]);
     return all_ok ? EXIT_OK : EXIT_USAGE;
 }

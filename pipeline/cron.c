@@ -206,6 +206,40 @@ static int parse_field(struct cparse *cp, int idx, const char *s, size_t start, 
     }
 }
 
+/* A schedule whose days of the month are in none of its months ("0 0 30 2 *") never fires,
+ * unless day-of-week is restricted too: then either matching fires (Vixie cron), and every
+ * weekday comes. dom is the day-of-month field, s[start..end). */
+static int check_fires(struct cparse *cp, const struct cron *c, const char *s, size_t start,
+                       size_t end)
+{
+    static const char *const names[13] = {
+        NULL,   "January", "February", "March",     "April",   "May",      "June",
+        "July", "August",  "September", "October", "November", "December"};
+    static const int longest[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!c->dom_star && !c->dow_star)
+        return 0;
+    int n = 0, last = 0;
+    for (int m = 1; m <= 12; m++) {
+        if (!(c->month & (1u << m)))
+            continue;
+        if (c->dom & (((uint64_t)1 << (longest[m] + 1)) - 2)) /* days 1..longest[m] */
+            return 0;
+        n++;
+        last = m;
+    }
+    char q[DIAG_QUOTE_SIZE], months[128] = "";
+    diag_excerpt(q, s + start, end - start);
+    if (n == 1)
+        return fail(cp, start, "schedule never fires: %s has no day '%s'", names[last], q);
+    for (int m = 1, k = 0; m <= 12; m++)
+        if (c->month & (1u << m)) {
+            k++;
+            snprintf(months + strlen(months), sizeof(months) - strlen(months), "%s%s",
+                     k == 1 ? "" : k == n ? " and " : ", ", names[m]);
+        }
+    return fail(cp, start, "schedule never fires: none of %s has a day '%s'", months, q);
+}
+
 static int parse_fields(struct cparse *cp, const char *s, struct cron *c)
 {
     size_t fstart[6], fend[6];
@@ -242,7 +276,7 @@ static int parse_fields(struct cparse *cp, const char *s, struct cron *c)
     c->dow = (uint8_t)bits[4];
     c->dom_star = s[fstart[2]] == '*';
     c->dow_star = s[fstart[4]] == '*';
-    return 0;
+    return check_fires(cp, c, s, fstart[2], fend[2]);
 }
 
 int cron_parse(const char *expr, struct cron *c, int *err_offset, char *msg, size_t msgsz)

@@ -22,10 +22,13 @@ struct cron {
 };
 
 /* Parse expr. Returns 0, or -1 with msg set (e.g. "minute '61' out of range 0-59") and
- * *err_offset the byte offset in expr of the offending field. */
+ * *err_offset the byte offset in expr of the offending field. A schedule that can never fire
+ * ("0 0 30 2 *": "schedule never fires: February has no day '30'") is an error too, at its
+ * day-of-month. */
 int cron_parse(const char *expr, struct cron *c, int *err_offset, char *msg, size_t msgsz);
 /* The first matching minute strictly after `after` (UTC, seconds since the epoch).
- * Returns (time_t)-1 when nothing matches within 5 years (e.g. "0 0 30 2 *"). */
+ * Returns (time_t)-1 when nothing matches within 5 years (e.g. "0 0 29 2 *" after March
+ * 2096: 2100 is not a leap year). */
 time_t cron_next(const struct cron *c, time_t after);
 
 #endif

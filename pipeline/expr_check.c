@@ -18,7 +18,8 @@ static const char *type_name(enum expr_type t)
     return "unknown";
 }
 
-static const char *op_name(enum expr_op op)
+/* Declared in expr_int.h: also how the renderer writes an operator. */
+const char *expr_op_name(enum expr_op op)
 {
     switch (op) {
     case EXPR_NOT: return "!";
@@ -30,6 +31,14 @@ static const char *op_name(enum expr_op op)
     case EXPR_LE: return "<=";
     case EXPR_GT: return ">";
     case EXPR_GE: return ">=";
+    case EXPR_ADD: return "+";
+    case EXPR_SUB: return "-";
+    case EXPR_MUL: return "*";
+    case EXPR_DIV: return "/";
+    case EXPR_MIN: return "min";
+    case EXPR_MAX: return "max";
+    case EXPR_NEG: return "-";
+    case EXPR_ABS: return "abs";
     default: return "?";
     }
 }
@@ -49,7 +58,7 @@ bool expr_op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum ex
     case EXPR_OR:
         if (a != TYPE_BOOL || b != TYPE_BOOL) {
             expr_set_msg(msg, msgsz, "operator '%s' needs booleans, got %s and %s",
-                         op_name(op), type_name(a), type_name(b));
+                         expr_op_name(op), type_name(a), type_name(b));
             return false;
         }
         break;
@@ -58,7 +67,7 @@ bool expr_op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum ex
         if (a != b) {
             expr_set_msg(msg, msgsz,
                          "operator '%s' needs operands of the same type, got %s and %s",
-                         op_name(op), type_name(a), type_name(b));
+                         expr_op_name(op), type_name(a), type_name(b));
             return false;
         }
         break;
@@ -68,10 +77,34 @@ bool expr_op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum ex
     case EXPR_GE:
         if (!(a == b && (a == TYPE_NUMBER || a == TYPE_STRING))) {
             expr_set_msg(msg, msgsz, "operator '%s' needs numbers, got %s and %s",
-                         op_name(op), type_name(a), type_name(b));
+                         expr_op_name(op), type_name(a), type_name(b));
             return false;
         }
         break;
+    case EXPR_ADD:
+    case EXPR_SUB:
+    case EXPR_MUL:
+    case EXPR_DIV:
+    case EXPR_MIN:
+    case EXPR_MAX:
+        if (a != TYPE_NUMBER || b != TYPE_NUMBER) {
+            expr_set_msg(msg, msgsz, "%s '%s' needs numbers, got %s and %s",
+                         op == EXPR_MIN || op == EXPR_MAX ? "function" : "operator",
+                         expr_op_name(op), type_name(a), type_name(b));
+            return false;
+        }
+        *res = TYPE_NUMBER;
+        return true;
+    case EXPR_NEG:
+    case EXPR_ABS:
+        if (a != TYPE_NUMBER) {
+            expr_set_msg(msg, msgsz, "%s '%s' needs a number, got %s",
+                         op == EXPR_ABS ? "function" : "operator", expr_op_name(op),
+                         type_name(a));
+            return false;
+        }
+        *res = TYPE_NUMBER;
+        return true;
     default:
         BUG("expr_op_result on a leaf (%d)", (int)op);
     }
@@ -112,7 +145,7 @@ int expr_check(const struct expr *e, const struct expr_scope *scope, enum expr_t
     default:
         if (expr_check(e->lhs, scope, &a, err_offset, msg, msgsz) < 0)
             return -1;
-        if (e->op != EXPR_NOT && expr_check(e->rhs, scope, &b, err_offset, msg, msgsz) < 0)
+        if (!expr_op_unary(e->op) && expr_check(e->rhs, scope, &b, err_offset, msg, msgsz) < 0)
             return -1;
         if (!expr_op_result(e->op, a, b, &t, msg, msgsz))
             goto fail;

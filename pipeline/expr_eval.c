@@ -20,9 +20,11 @@ void value_release(struct value *v)
 
 char *value_to_string(const struct value *v)
 {
+    if (v->str) /* a string, or a param's value as it was given */
+        return xstrdup(v->str);
     switch (v->type) {
     case TYPE_STRING:
-        return xstrdup(v->str ? v->str : "");
+        return xstrdup("");
     case TYPE_BOOL:
         return xstrdup(v->b ? "true" : "false");
     case TYPE_NUMBER:
@@ -77,6 +79,20 @@ static bool compare(enum expr_op op, const struct value *a, const struct value *
     }
 }
 
+/* "division by zero in 'params.a / params.n' (1 / 0)": the division as written, and with the
+ * run's values when they say more. */
+static void division_by_zero(const struct expr *e, const struct expr_env *env, char *msg,
+                             size_t msgsz)
+{
+    char *src = expr_render(e, NULL), *vals = expr_render(e, env);
+    if (strcmp(src, vals))
+        expr_set_msg(msg, msgsz, "division by zero in '%s' (%s)", src, vals);
+    else
+        expr_set_msg(msg, msgsz, "division by zero in '%s'", src);
+    free(src);
+    free(vals);
+}
+
 static int eval(const struct expr *e, const struct expr_env *env, struct value *out, char *msg,
                 size_t msgsz)
 {
@@ -108,12 +124,9 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
                          diag_excerpt(q1, e->name, strlen(e->name)));
             return -1;
         }
-        /* the env's value is borrowed: keep a copy */
+        /* the env's value is borrowed: keep a copy (of a number's text too) */
         *out = v;
-        if (v.type == TYPE_STRING)
-            out->str = xstrdup(v.str ? v.str : "");
-        else
-            out->str = NULL;
+        out->str = v.str ? xstrdup(v.str) : v.type == TYPE_STRING ? xstrdup("") : NULL;
         return 0;
     }
     case EXPR_STEP_METRIC:
@@ -143,11 +156,14 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
     enum expr_type t;
     if (eval(e->lhs, env, &a, msg, msgsz) < 0)
         goto out;
-    if (e->op == EXPR_NOT) {
+    if (expr_op_unary(e->op)) {
         if (!expr_op_result(e->op, a.type, a.type, &t, msg, msgsz))
             goto out;
-        out->type = TYPE_BOOL;
-        out->b = !a.b;
+        out->type = t;
+        if (e->op == EXPR_NOT)
+            out->b = !a.b;
+        else
+            out->num = e->op == EXPR_NEG ? -a.num : fabs(a.num);
         rc = 0;
         goto out;
     }
@@ -164,11 +180,38 @@ static int eval(const struct expr *e, const struct expr_env *env, struct value *
     /* the tree was checked against declared types; a run's values may still disagree */
     if (!expr_op_result(e->op, a.type, b.type, &t, msg, msgsz))
         goto out;
-    out->type = TYPE_BOOL;
-    if (e->op == EXPR_AND || e->op == EXPR_OR)
+    out->type = t;
+    switch (e->op) {
+    case EXPR_AND:
+    case EXPR_OR:
         out->b = b.b;
-    else
+        break;
+    case EXPR_ADD:
+        out->num = a.num + b.num;
+        break;
+    case EXPR_SUB:
+        out->num = a.num - b.num;
+        break;
+    case EXPR_MUL:
+        out->num = a.num * b.num;
+        break;
+    case EXPR_DIV:
+        if (b.num == 0) {
+            division_by_zero(e, env, msg, msgsz);
+            goto out;
+        }
+        out->num = a.num / b.num;
+        break;
+    case EXPR_MIN:
+        out->num = fmin(a.num, b.num);
+        break;
+    case EXPR_MAX:
+        out->num = fmax(a.num, b.num);
+        break;
+    default:
         out->b = compare(e->op, &a, &b);
+        break;
+    }
     rc = 0;
 out:
     value_release(&a);

@@ -19,8 +19,17 @@ void expr_set_msg(char *msg, size_t msgsz, const char *fmt, ...)
 /* ---- types (expr_check.c) ---- */
 
 /* The rule shared by the checker and the evaluator: the type of op applied to operands of
- * types a and b (b ignored for '!'), or false with msg set. op must not be a leaf. */
+ * types a and b (b ignored for a one-operand op), or false with msg set. op must not be a
+ * leaf. */
 bool expr_op_result(enum expr_op op, enum expr_type a, enum expr_type b, enum expr_type *res,
                     char *msg, size_t msgsz);
+/* How op is written: "&&", "+", "min"; "?" for a leaf. */
+const char *expr_op_name(enum expr_op op);
+
+/* Ops with one operand (lhs): !, unary -, abs. */
+static inline bool expr_op_unary(enum expr_op op)
+{
+    return op == EXPR_NOT || op == EXPR_NEG || op == EXPR_ABS;
+}
 
 #endif

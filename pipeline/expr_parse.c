@@ -33,6 +33,11 @@ enum tok_kind {
     TOK_LE,
     TOK_GT,
     TOK_GE,
+    TOK_PLUS,
+    TOK_MINUS,
+    TOK_STAR,
+    TOK_SLASH,
+    TOK_COMMA,
     TOK_ERROR, /* the lexer already wrote the message */
 };
 
@@ -93,11 +98,10 @@ static int peek_at(const struct parser *p, size_t i)
     return i < p->len ? (unsigned char)p->src[i] : -1;
 }
 
+/* An unsigned number: a '-' or '+' before it is an operator of its own. */
 static void lex_number(struct parser *p)
 {
     size_t i = p->pos;
-    if (peek_at(p, i) == '-' || peek_at(p, i) == '+')
-        i++;
     while (is_digit(peek_at(p, i)))
         i++;
     if (peek_at(p, i) == '.' && is_digit(peek_at(p, i + 1))) {
@@ -117,8 +121,8 @@ static void lex_number(struct parser *p)
     }
     size_t n = i - p->pos;
     char q[DIAG_QUOTE_SIZE];
-    /* "1x" or "2.foo" is a typo, not a number followed by something */
-    if (is_name_char(peek_at(p, i)) || peek_at(p, i) == '.') {
+    /* "1x" or "2.foo" is a typo, not a number followed by something; "1-2" subtracts */
+    if ((is_name_char(peek_at(p, i)) && peek_at(p, i) != '-') || peek_at(p, i) == '.') {
         size_t j = i;
         while (is_name_char(peek_at(p, j)) || peek_at(p, j) == '.')
             j++;
@@ -243,13 +247,19 @@ static void next(struct parser *p)
         p->tok.len = 0;
         return;
     case '(':
-        p->tok.kind = TOK_LPAREN;
-        p->pos++;
-        return;
     case ')':
-        p->tok.kind = TOK_RPAREN;
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case ',': {
+        static const char singles[] = "()+-*/,";
+        static const enum tok_kind kinds[] = {TOK_LPAREN, TOK_RPAREN, TOK_PLUS, TOK_MINUS,
+                                              TOK_STAR,   TOK_SLASH,  TOK_COMMA};
+        p->tok.kind = kinds[strchr(singles, c) - singles];
         p->pos++;
         return;
+    }
     case '\'':
     case '"':
         lex_string(p);
@@ -278,13 +288,6 @@ static void next(struct parser *p)
         } else {
             p->tok.kind = c == '<' ? TOK_LT : TOK_GT;
             p->pos++;
-            return;
-        }
-        break;
-    case '-':
-    case '+':
-        if (is_digit(c2) || (c2 == '.' && is_digit(peek_at(p, p->pos + 2)))) {
-            lex_number(p);
             return;
         }
         break;
@@ -352,6 +355,21 @@ void expr_free(struct expr *e)
 
 static struct expr *parse_or(struct parser *p, int *depth);
 
+/* The functions: min and max take two or more numbers, abs one. */
+static bool function_op(const char *s, size_t n, enum expr_op *op)
+{
+    static const struct {
+        const char *name;
+        enum expr_op op;
+    } fns[] = {{"min", EXPR_MIN}, {"max", EXPR_MAX}, {"abs", EXPR_ABS}};
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+        if (n == strlen(fns[i].name) && !memcmp(s, fns[i].name, n)) {
+            *op = fns[i].op;
+            return true;
+        }
+    return false;
+}
+
 /* Turn a dotted path into a reference node, or fail. */
 static struct expr *make_ref(struct parser *p)
 {
@@ -374,6 +392,7 @@ static struct expr *make_ref(struct parser *p)
     bool more = i <= n;
 #define SEG_IS(k, lit) (seglen[k] == sizeof(lit) - 1 && !memcmp(seg[k], lit, sizeof(lit) - 1))
     struct expr *e = NULL;
+    enum expr_op fn;
     if (!more && nseg == 1 && (SEG_IS(0, "true") || SEG_IS(0, "false"))) {
         e = node_new(EXPR_BOOL, p->tok.start);
         e->b = SEG_IS(0, "true");
@@ -389,6 +408,11 @@ static struct expr *make_ref(struct parser *p)
         e = node_new(EXPR_STEP_METRIC, p->tok.start);
         e->step = xstrndup(seg[1], seglen[1]);
         e->name = xstrndup(seg[3], seglen[3]);
+    } else if (function_op(s, n, &fn)) {
+        char q[DIAG_QUOTE_SIZE];
+        diag_excerpt(q, s, n);
+        fail(p, p->tok.start, "function '%s' needs its arguments in parentheses", q);
+        return NULL;
     } else {
         char q[DIAG_QUOTE_SIZE];
         fail(p, p->tok.start, "unknown reference '%s'", diag_excerpt(q, s, n));
@@ -397,6 +421,110 @@ static struct expr *make_ref(struct parser *p)
 #undef SEG_IS
     next(p);
     return e;
+}
+
+/* A binary node, unless it would make the tree deeper than the cap. */
+static struct expr *join(struct parser *p, enum expr_op op, size_t offset, struct expr *lhs,
+                         int dl, struct expr *rhs, int dr, int *depth)
+{
+    *depth = (dl > dr ? dl : dr) + 1;
+    if (*depth > EXPR_MAX_DEPTH) {
+        fail(p, offset, "expression nests too deeply");
+        expr_free(lhs);
+        expr_free(rhs);
+        return NULL;
+    }
+    struct expr *e = node_new(op, offset);
+    e->lhs = lhs;
+    e->rhs = rhs;
+    return e;
+}
+
+/* A one-operand node over sub (whose depth is *depth), unless too deep. */
+static struct expr *wrap(struct parser *p, enum expr_op op, size_t offset, struct expr *sub,
+                         int *depth)
+{
+    if (++*depth > EXPR_MAX_DEPTH) {
+        fail(p, offset, "expression nests too deeply");
+        expr_free(sub);
+        return NULL;
+    }
+    struct expr *e = node_new(op, offset);
+    e->lhs = sub;
+    return e;
+}
+
+/* NAME "(" expr ( "," expr )* ")", the current token being the name. min(a, b, c) becomes
+ * MIN(MIN(a, b), c), so that every walk of the tree sees only lhs and rhs. */
+static struct expr *parse_call(struct parser *p, int *depth)
+{
+    size_t at = p->tok.start, n = p->tok.len;
+    char q[DIAG_QUOTE_SIZE], q2[DIAG_QUOTE_SIZE];
+    enum expr_op op;
+    diag_excerpt(q, p->src + at, n);
+    if (!function_op(p->src + at, n, &op)) {
+        fail(p, at, "unknown function '%s' (functions: min, max, abs)", q);
+        return NULL;
+    }
+    next(p); /* the name */
+    next(p); /* "(" */
+    struct expr *acc = NULL;
+    int nargs = 0;
+    *depth = 0;
+    for (bool more = p->tok.kind != TOK_RPAREN; more;) {
+        int d;
+        struct expr *arg = parse_or(p, &d);
+        if (!arg)
+            goto fail;
+        if (++nargs == 1) {
+            acc = arg;
+            *depth = d;
+        } else if (op == EXPR_ABS) {
+            fail(p, (size_t)arg->offset, "function 'abs' takes 1 argument");
+            expr_free(arg);
+            goto fail;
+        } else {
+            acc = join(p, op, at, acc, *depth, arg, d, depth);
+            if (!acc)
+                return NULL;
+            acc->more_args = nargs > 2;
+        }
+        more = p->tok.kind == TOK_COMMA;
+        if (more) {
+            next(p);
+        } else if (p->tok.kind != TOK_RPAREN) {
+            if (p->tok.kind == TOK_END)
+                fail(p, p->tok.start, "expected ')' to end the arguments of '%s'", q);
+            else /* after a lexer error, fail keeps the lexer's message */
+                fail(p, p->tok.start, "expected ',' or ')' after an argument of '%s', found '%s'",
+                     q, diag_excerpt(q2, p->src + p->tok.start, p->tok.len));
+            goto fail;
+        }
+    }
+    if (op == EXPR_ABS && nargs != 1) {
+        fail(p, at, "function 'abs' takes 1 argument");
+        goto fail;
+    }
+    if (nargs < 2 && op != EXPR_ABS) {
+        fail(p, at, "function '%s' needs at least 2 arguments", q);
+        goto fail;
+    }
+    next(p); /* ")" */
+    return op == EXPR_ABS ? wrap(p, op, at, acc, depth) : acc;
+fail:
+    expr_free(acc);
+    return NULL;
+}
+
+/* Is the current token a bare name with "(" after it (blanks allowed between)? */
+static bool at_call(const struct parser *p)
+{
+    if (memchr(p->src + p->tok.start, '.', p->tok.len))
+        return false;
+    size_t i = p->pos;
+    while (i < p->len && p->src[i] && strchr(" \t\r\n", p->src[i]))
+        i++;
+    return peek_at(p, i) == '(';
 }
 
 static struct expr *parse_primary(struct parser *p, int *depth)
@@ -416,7 +544,7 @@ static struct expr *parse_primary(struct parser *p, int *depth)
         next(p);
         return e;
     case TOK_NAME:
-        return make_ref(p);
+        return at_call(p) ? parse_call(p, depth) : make_ref(p);
     case TOK_LPAREN: {
         next(p);
         e = parse_or(p, depth);
@@ -443,6 +571,76 @@ static struct expr *parse_primary(struct parser *p, int *depth)
     }
 }
 
+/* A prefix operator (op at the current token) applied to what sub_fn parses after it. */
+static struct expr *parse_prefix(struct parser *p, enum expr_op op,
+                                 struct expr *(*sub_fn)(struct parser *, int *), int *depth)
+{
+    size_t at = p->tok.start;
+    if (++p->nest > EXPR_MAX_DEPTH) {
+        fail(p, at, "expression nests too deeply");
+        return NULL;
+    }
+    next(p);
+    struct expr *sub = sub_fn(p, depth);
+    p->nest--;
+    if (!sub)
+        return NULL;
+    if (op == EXPR_NEG && sub->op == EXPR_NUMBER) {
+        /* "-1.5" stays one number, as it reads */
+        sub->num = -sub->num;
+        sub->offset = (int)at;
+        return sub;
+    }
+    return wrap(p, op, at, sub, depth);
+}
+
+static struct expr *parse_unary(struct parser *p, int *depth)
+{
+    if (p->tok.kind == TOK_MINUS)
+        return parse_prefix(p, EXPR_NEG, parse_unary, depth);
+    if (p->tok.kind == TOK_PLUS) { /* only as the sign of a number: "+2" */
+        size_t at = p->tok.start;
+        next(p);
+        if (p->tok.kind != TOK_NUMBER) {
+            fail(p, at, "unexpected '+'");
+            return NULL;
+        }
+        struct expr *e = parse_primary(p, depth);
+        e->offset = (int)at;
+        return e;
+    }
+    return parse_primary(p, depth);
+}
+
+/* The binary operators by level, loosest first; each level is left-associative. */
+enum level { LV_OR, LV_AND, LV_SUM, LV_PRODUCT };
+
+static bool binary_op(enum tok_kind k, enum level lv, enum expr_op *op)
+{
+    static const struct {
+        enum tok_kind tok;
+        enum level lv;
+        enum expr_op op;
+    } ops[] = {
+        {TOK_OR, LV_OR, EXPR_OR},         {TOK_AND, LV_AND, EXPR_AND},
+        {TOK_PLUS, LV_SUM, EXPR_ADD},     {TOK_MINUS, LV_SUM, EXPR_SUB},
+        {TOK_STAR, LV_PRODUCT, EXPR_MUL}, {TOK_SLASH, LV_PRODUCT, EXPR_DIV},
+    };
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (ops[i].tok == k && ops[i].lv == lv) {
+            *op = ops[i].op;
+            return true;
+        }
+    return false;
+}
+
+static struct expr *parse_level(struct parser *p, enum level lv, int *depth);
+
+static struct expr *parse_cmp_operand(struct parser *p, int *depth)
+{
+    return parse_level(p, LV_SUM, depth);
+}
+
 static bool is_cmp(enum tok_kind k, enum expr_op *op)
 {
     switch (k) {
@@ -456,34 +654,17 @@ static bool is_cmp(enum tok_kind k, enum expr_op *op)
     }
 }
 
-/* A binary node, unless it would make the tree deeper than the cap. */
-static struct expr *join(struct parser *p, enum expr_op op, size_t offset, struct expr *lhs,
-                         int dl, struct expr *rhs, int dr, int *depth)
-{
-    *depth = (dl > dr ? dl : dr) + 1;
-    if (*depth > EXPR_MAX_DEPTH) {
-        fail(p, offset, "expression nests too deeply");
-        expr_free(lhs);
-        expr_free(rhs);
-        return NULL;
-    }
-    struct expr *e = node_new(op, offset);
-    e->lhs = lhs;
-    e->rhs = rhs;
-    return e;
-}
-
 static struct expr *parse_cmp(struct parser *p, int *depth)
 {
     int dl, dr;
-    struct expr *lhs = parse_primary(p, &dl);
+    struct expr *lhs = parse_cmp_operand(p, &dl);
     enum expr_op op;
     *depth = dl;
     if (!lhs || !is_cmp(p->tok.kind, &op))
         return lhs;
     size_t at = p->tok.start;
     next(p);
-    struct expr *rhs = parse_primary(p, &dr);
+    struct expr *rhs = parse_cmp_operand(p, &dr);
     if (!rhs) {
         expr_free(lhs);
         return NULL;
@@ -503,39 +684,40 @@ static struct expr *parse_not(struct parser *p, int *depth)
 {
     if (p->tok.kind != TOK_NOT)
         return parse_cmp(p, depth);
-    size_t at = p->tok.start;
-    if (++p->nest > EXPR_MAX_DEPTH) {
-        fail(p, at, "expression nests too deeply");
-        return NULL;
-    }
-    next(p);
-    struct expr *sub = parse_not(p, depth);
-    p->nest--;
-    if (!sub)
-        return NULL;
-    if (++*depth > EXPR_MAX_DEPTH) {
-        fail(p, at, "expression nests too deeply");
-        expr_free(sub);
-        return NULL;
-    }
-    struct expr *e = node_new(EXPR_NOT, at);
-    e->lhs = sub;
-    return e;
+    return parse_prefix(p, EXPR_NOT, parse_not, depth);
 }
 
-static struct expr *parse_and(struct parser *p, int *depth)
+/* What the operators of level lv join: the next tighter level. */
+static struct expr *parse_operand(struct parser *p, enum level lv, int *depth)
 {
-    struct expr *e = parse_not(p, depth);
-    while (e && p->tok.kind == TOK_AND) {
+    switch (lv) {
+    case LV_OR:
+        return parse_level(p, LV_AND, depth);
+    case LV_AND:
+        return parse_not(p, depth);
+    case LV_SUM:
+        return parse_level(p, LV_PRODUCT, depth);
+    case LV_PRODUCT:
+        break;
+    }
+    return parse_unary(p, depth);
+}
+
+/* operand ( OP operand )*, for the operators of level lv */
+static struct expr *parse_level(struct parser *p, enum level lv, int *depth)
+{
+    int dr;
+    struct expr *e = parse_operand(p, lv, depth);
+    enum expr_op op;
+    while (e && binary_op(p->tok.kind, lv, &op)) {
         size_t at = p->tok.start;
         next(p);
-        int dr;
-        struct expr *rhs = parse_not(p, &dr);
+        struct expr *rhs = parse_operand(p, lv, &dr);
         if (!rhs) {
             expr_free(e);
             return NULL;
         }
-        e = join(p, EXPR_AND, at, e, *depth, rhs, dr, depth);
+        e = join(p, op, at, e, *depth, rhs, dr, depth);
     }
     return e;
 }
@@ -546,18 +728,7 @@ static struct expr *parse_or(struct parser *p, int *depth)
         fail(p, p->tok.start, "expression nests too deeply");
         return NULL;
     }
-    struct expr *e = parse_and(p, depth);
-    while (e && p->tok.kind == TOK_OR) {
-        size_t at = p->tok.start;
-        next(p);
-        int dr;
-        struct expr *rhs = parse_and(p, &dr);
-        if (!rhs) {
-            expr_free(e);
-            return NULL;
-        }
-        e = join(p, EXPR_OR, at, e, *depth, rhs, dr, depth);
-    }
+    struct expr *e = parse_level(p, LV_OR, depth);
     p->nest--;
     return e;
 }

@@ -141,8 +141,54 @@ static size_t topo_sort(struct graph *g, bool *done)
     return k;
 }
 
+static bool expr_names(const struct expr *e, const char *step)
+{
+    if (!e)
+        return false;
+    if ((e->op == EXPR_STEP_METRIC || e->op == EXPR_STEP_STATUS) && !strcmp(e->step, step))
+        return true;
+    return expr_names(e->lhs, step) || expr_names(e->rhs, step);
+}
+
+static bool tmpl_names(const struct tmpl *t, const char *step)
+{
+    for (size_t i = 0; i < t->nparts; i++)
+        if (expr_names(t->parts[i].expr, step))
+            return true;
+    return false;
+}
+
+/* Where s names step, in the order collect_step reads its references: the needs: entry, the
+ * input, or the start of the when: or template that refers to it. */
+static struct pos dep_pos(const struct step *s, const char *step)
+{
+    struct pos none = {0, 0};
+    for (size_t i = 0; i < s->nneeds; i++)
+        if (!strcmp(s->needs[i].s, step))
+            return s->needs[i].pos;
+    for (size_t i = 0; i < s->ninputs; i++)
+        if (!strcmp(s->inputs[i].step, step))
+            return s->inputs[i].pos;
+    if (s->input.step && !strcmp(s->input.step, step))
+        return s->input.pos;
+    if (s->model.step && !strcmp(s->model.step, step))
+        return s->model.pos;
+    if (expr_names(s->when, step))
+        return s->when_pos;
+    if (s->run_shell && tmpl_names(s->run_shell, step))
+        return s->run_shell->pos;
+    for (size_t i = 0; s->run_argv && i < s->run_argc; i++)
+        if (tmpl_names(&s->run_argv[i], step))
+            return s->run_argv[i].pos;
+    for (size_t i = 0; i < s->nenv; i++)
+        if (tmpl_names(&s->env[i].value, step))
+            return s->env[i].value.pos;
+    return none;
+}
+
 /* Add "dependency cycle: ..." for the cycle path[0] -> ... -> path[len-1] -> path[0],
- * rotated to start at the step that comes first in the file. */
+ * rotated to start at the step that comes first in the file, at the reference that closes
+ * it: where that step names the one before it. */
 static void report_cycle(const struct pipeline *p, const size_t *path, size_t len,
                          struct diag_list *diags)
 {
@@ -154,7 +200,9 @@ static void report_cycle(const struct pipeline *p, const size_t *path, size_t le
     strbuf_addstr(&sb, "dependency cycle: ");
     for (size_t i = 0; i <= len; i++)
         strbuf_addf(&sb, "%s%s", i ? " -> " : "", p->steps[path[(first + i) % len]].name);
-    diag_add(diags, 0, 0, "%s", sb.buf);
+    const struct step *closer = &p->steps[path[first]];
+    struct pos at = dep_pos(closer, p->steps[path[(first + len - 1) % len]].name);
+    diag_add(diags, at.line, at.col, "%s", sb.buf);
     strbuf_release(&sb);
 }
 

@@ -24,7 +24,9 @@ struct graph {
 
 /* Build the graph. Unknown step references are the loader's to report; they are skipped
  * here. Returns 0, or -1 when there is a cycle: each cycle is added to diags as
- * "dependency cycle: a -> b -> c -> a" (no position) and g is released. */
+ * "dependency cycle: a -> b -> c -> a", at the reference that closes it (where a, the step
+ * that comes first in the file, names c: its needs: entry, its input, or the when: or
+ * template that refers to c), and g is released. */
 int graph_build(struct graph *g, const struct pipeline *p, struct diag_list *diags);
 void graph_release(struct graph *g);
 

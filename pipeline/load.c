@@ -186,11 +186,101 @@ static void load_schedule(struct loader *L, const struct ynode *v)
     L->p->schedule = xstrdup(v->str);
 }
 
+/* ---- keys at the wrong indentation ---- */
+
+/* The column where the keys of the step whose name is k (with body) sit, or would. */
+static int step_keys_col(const struct ynode *k, const struct ynode *body)
+{
+    return body->type == YNODE_MAP && body->n ? body->kids[0]->col : k->col + 2;
+}
+
+/* Is the pair k: v of 'steps' a step key dedented to the level of step names (a "run:" under
+ * its step's name rather than its other keys)? Then it is reported, against the step before
+ * it (pk: pv, NULL when none), and is no step. A step may be named like a key, so only a
+ * value no step could have counts: a scalar or a list, or a mapping without a step key where
+ * the key takes one. */
+static bool misplaced_step_key(struct loader *L, const struct ynode *k, const struct ynode *v,
+                               const struct ynode *pk, const struct ynode *pv)
+{
+    static const char *const map_keys[] = {"inputs", "env", "resources"};
+    char shown[YTEXT_SHOW_MAX], prev[YTEXT_SHOW_MAX];
+    if (k->type != YNODE_SCALAR || !load_step_key_known(k->str))
+        return false;
+    if (v->type == YNODE_MAP) {
+        bool takes_map = false;
+        for (size_t j = 0; j < sizeof(map_keys) / sizeof(map_keys[0]); j++)
+            takes_map |= !strcmp(k->str, map_keys[j]);
+        for (size_t j = 0; takes_map && j < v->n; j++)
+            if (v->kids[2 * j]->type == YNODE_SCALAR && load_step_key_known(v->kids[2 * j]->str))
+                takes_map = false;
+        if (!takes_map)
+            return false;
+    }
+    load_show(shown, k);
+    if (!pk) {
+        load_err_node(L, k,
+                      "'%s' is a key of a step, but it is indented like a step name (column %d); "
+                      "write it under its step's name, indented more",
+                      shown, k->col);
+        return true;
+    }
+    load_show(prev, pk);
+    load_err_node(L, k,
+                  "'%s' is not part of step '%s': it is indented like a step name (column %d); "
+                  "indent it like the keys of step '%s' (column %d)",
+                  shown, prev, k->col, prev, step_keys_col(pk, pv));
+    return true;
+}
+
+/* An unknown top-level key k that is a step key or a step, at the indentation of the
+ * top-level keys: says where it belongs. */
+static bool misplaced_top_key(struct loader *L, const struct ynode *root, const struct ynode *k,
+                              const struct ynode *v)
+{
+    char shown[YTEXT_SHOW_MAX], name[YTEXT_SHOW_MAX];
+    if (k->type != YNODE_SCALAR)
+        return false;
+    load_show(shown, k);
+    for (size_t j = 0; v->type == YNODE_MAP && j < v->n; j++)
+        if (v->kids[2 * j]->type == YNODE_SCALAR && load_step_key_known(v->kids[2 * j]->str)) {
+            load_err_node(L, k,
+                          "unknown top-level key '%s': it looks like a step; indent it under "
+                          "'steps'",
+                          shown);
+            return true;
+        }
+    if (!load_step_key_known(k->str))
+        return false;
+    /* the step it follows in the file */
+    const struct ynode *steps = NULL, *pk = NULL, *pv = NULL;
+    for (size_t i = 0; i < root->n; i++)
+        if (root->kids[2 * i]->type == YNODE_SCALAR && !strcmp(root->kids[2 * i]->str, "steps"))
+            steps = root->kids[2 * i + 1];
+    for (size_t i = 0; steps && steps->type == YNODE_MAP && i < steps->n; i++)
+        if (steps->kids[2 * i]->type == YNODE_SCALAR && steps->kids[2 * i]->line < k->line) {
+            pk = steps->kids[2 * i];
+            pv = steps->kids[2 * i + 1];
+        }
+    if (!pk) {
+        load_err_node(L, k,
+                      "unknown top-level key '%s': it is a key of a step; write it under its "
+                      "step's name in 'steps', indented more",
+                      shown);
+        return true;
+    }
+    load_err_node(L, k,
+                  "unknown top-level key '%s': it is a key of a step; indent it like the keys "
+                  "of step '%s' (column %d)",
+                  shown, load_show(name, pk), step_keys_col(pk, pv));
+    return true;
+}
+
 /* Pass 1 over 'steps': names and bodies, so that every reference can be checked in pass 2. */
 static void collect_steps(struct loader *L, const struct ynode *v)
 {
     char d[DESC_MAX], shown[YTEXT_SHOW_MAX];
     struct pipeline *p = L->p;
+    const struct ynode *last_k = NULL, *last_v = NULL; /* the step read last */
     if (v->type != YNODE_MAP) {
         load_err_node(L, v, "'steps' must be a mapping of step names to steps, got %s",
                       load_describe(d, v));
@@ -209,6 +299,10 @@ static void collect_steps(struct loader *L, const struct ynode *v)
             load_err_node(L, k, "step names must be strings, got %s", load_describe(d, k));
             continue;
         }
+        if (misplaced_step_key(L, k, body, last_k, last_v))
+            continue;
+        last_k = k;
+        last_v = body;
         if (!load_valid_name(k->str, k->len))
             load_err_node(L, k, "bad step name '%s': " NAME_RULE, load_show(shown, k));
         size_t n = p->nsteps++;
@@ -256,6 +350,8 @@ static void load_top(struct loader *L, const struct ynode *root)
             top[t] = root->kids[2 * i + 1];
             continue;
         }
+        if (misplaced_top_key(L, root, k, root->kids[2 * i + 1]))
+            continue;
         struct suggest sg;
         load_sug_init(&sg, k->type == YNODE_SCALAR ? k->str : "");
         for (int j = 0; j < NTOP; j++)
@@ -411,8 +507,8 @@ struct pipeline *pipeline_load_text(const char *path, const char *text, size_t l
     L.scope.param_type = scope_param_type;
     L.scope.has_step = scope_has_step;
     const struct ynode *root = ydoc_root(doc);
-    if (!root || ynode_is_null(root))
-        diag_add(diags, 0, 0, "file is empty; a pipeline needs at least 'pipeline' and 'steps'");
+    if (!root || ynode_is_null(root)) /* nothing, or only comments: at the file's start */
+        diag_add(diags, 1, 1, "file is empty; a pipeline needs at least 'pipeline' and 'steps'");
     else
         load_top(&L, root);
 

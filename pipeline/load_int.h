@@ -113,6 +113,7 @@ bool load_valid_name(const char *s, size_t len);
 bool load_valid_ident(const char *s, size_t len);
 /* Each reports a refused value at v and returns false. */
 bool load_get_str(struct loader *L, const char *key, const struct ynode *v, const char **out);
+bool load_step_key_known(const char *name);
 void load_defaults(struct loader *L, const struct ynode *v);
 void load_step(struct loader *L, size_t idx);
 

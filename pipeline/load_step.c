@@ -678,6 +678,15 @@ static bool read_key(struct loader *L, struct step *s, int k, const struct ynode
     return false;
 }
 
+/* Is name a key of steps? (For messages about a key at the wrong indentation.) */
+bool load_step_key_known(const char *name)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(name, step_keys[i].name))
+            return true;
+    return false;
+}
+
 /* The index of a step key, or -1 after reporting it (with a did-you-mean) as unknown. */
 static int step_key(struct loader *L, const struct ynode *k)
 {

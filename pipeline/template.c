@@ -1,6 +1,7 @@
 /* Templates: text with `${{ EXPR }}` holes, split once into literal and expression parts,
  * checked against the pipeline, and expanded per run (shell-quoting each substituted value
  * when the result goes to /bin/sh, so that a parameter can never inject shell syntax). */
+#include "pipeline/diag.h"
 #include "pipeline/spec.h"
 
 #include <stdio.h>
@@ -53,6 +54,53 @@ static long find_close(const char *src, size_t i, size_t *err_at, const char **w
     return -1;
 }
 
+/* A "${ params.x }" in literal text src[0..n): a hole written with one brace. ${VAR} is
+ * shell, so only what no shell variable can be (a reference of the language: params.,
+ * steps., run.) counts. Returns its offset, or -1; *len is the length of what it spans. */
+static long one_brace(const char *src, size_t n, size_t *len)
+{
+    static const char *const refs[] = {"params.", "steps.", "run."};
+    for (size_t k = 0; k + 2 < n; k++) {
+        if (src[k] != '$' || src[k + 1] != '{')
+            continue;
+        size_t j = k + 2;
+        while (j < n && (src[j] == ' ' || src[j] == '\t'))
+            j++;
+        for (size_t r = 0; r < sizeof(refs) / sizeof(refs[0]); r++) {
+            if (n - j < strlen(refs[r]) || strncmp(src + j, refs[r], strlen(refs[r])))
+                continue;
+            /* up to its "}" on the same line, else the reference alone */
+            size_t end = j;
+            while (end < n && src[end] != '\n' && src[end] != '}')
+                end++;
+            if (end < n && src[end] == '}')
+                end++;
+            else
+                for (end = j; end < n && !strchr(" \t\n\"'", src[end]); end++)
+                    ;
+            *len = end - k;
+            return (long)k;
+        }
+    }
+    return -1;
+}
+
+/* "'${ params.lr }' has one brace; a template is written '${{ params.lr }}'" */
+static void one_brace_msg(const char *typo, size_t len, char *msg, size_t msgsz)
+{
+    char shown[DIAG_QUOTE_SIZE], inner[DIAG_QUOTE_SIZE];
+    size_t b = 2, e = len;
+    if (e > b && typo[e - 1] == '}')
+        e--;
+    while (b < e && (typo[b] == ' ' || typo[b] == '\t'))
+        b++;
+    while (e > b && (typo[e - 1] == ' ' || typo[e - 1] == '\t'))
+        e--;
+    diag_excerpt(shown, typo, len);
+    diag_excerpt(inner, typo + b, e - b);
+    snprintf(msg, msgsz, "'%s' has one brace; a template is written '${{ %s }}'", shown, inner);
+}
+
 int tmpl_parse(struct tmpl *t, const char *src, int *err_offset, char *msg, size_t msgsz)
 {
     size_t alloc = 0;
@@ -67,7 +115,15 @@ int tmpl_parse(struct tmpl *t, const char *src, int *err_offset, char *msg, size
     size_t lit_start = 0, i = 0;
     for (;;) {
         const char *hole = strstr(src + i, "${{");
-        size_t end = hole ? (size_t)(hole - src) : strlen(src);
+        size_t end = hole ? (size_t)(hole - src) : strlen(src), typo_len;
+        long typo = one_brace(src + lit_start, end - lit_start, &typo_len);
+        if (typo >= 0) {
+            if (err_offset)
+                *err_offset = (int)(lit_start + (size_t)typo);
+            if (msg && msgsz)
+                one_brace_msg(src + lit_start + typo, typo_len, msg, msgsz);
+            goto fail;
+        }
         if (end > lit_start)
             add_part(t, &alloc, xstrndup(src + lit_start, end - lit_start), NULL);
         if (!hole)

@@ -552,6 +552,122 @@ static int on_event(struct yparser *P, yaml_event_t *ev)
     }
 }
 
+/* ---- indentation mistakes, which libyaml reports by their symptom ---- */
+
+/* The column (1-based) of the first character of line that is not a blank, or 0 when the
+ * line holds nothing but blanks or a comment. */
+static int line_indent(const struct ytext_lines *tl, int line)
+{
+    size_t b, e;
+    ytext_line(tl, line, &b, &e);
+    int col = 1;
+    for (size_t i = b; i < e; i++, col++) {
+        if (tl->text[i] == '#')
+            return 0;
+        if (tl->text[i] != ' ')
+            return col;
+    }
+    return 0;
+}
+
+/* The line with content before line (blank and comment lines skipped), or 0. */
+static int line_before(const struct ytext_lines *tl, int line)
+{
+    while (--line > 0)
+        if (line_indent(tl, line))
+            return line;
+    return 0;
+}
+
+/* Is a plain key ("name:", then a blank or the end of the line) at column col of line? Its
+ * length goes to *len; *rest tells whether a value follows on the line. */
+static bool key_at(const struct ytext_lines *tl, int line, int col, size_t *len, bool *rest)
+{
+    size_t b, e, i = ytext_offset(tl, line, col);
+    const char *t = tl->text;
+    ytext_line(tl, line, &b, &e);
+    size_t k = i;
+    if (k >= e || !((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') || t[k] == '_'))
+        return false;
+    while (k < e && ((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
+                     (t[k] >= '0' && t[k] <= '9') || t[k] == '_' || t[k] == '-'))
+        k++;
+    if (k >= e || t[k] != ':' || (k + 1 < e && t[k + 1] != ' '))
+        return false;
+    *len = k - i;
+    size_t r = k + 1;
+    while (r < e && t[r] == ' ')
+        r++;
+    *rest = r < e && t[r] != '#';
+    return true;
+}
+
+/* The message for a key that libyaml refused at line (whose problem mark is at col) when
+ * the cause is its indentation, or false to keep libyaml's words:
+ *  - a key indented more than the "key: value" above it reads as more of that value
+ *    ("mapping values are not allowed in this context");
+ *  - a key between two levels belongs to neither ("did not find expected key" while
+ *    parsing the mapping at ctx_line:ctx_col). */
+static bool indentation_msg(const struct ytext_lines *tl, const char *problem, int line, int col,
+                            int ctx_line, int ctx_col, char *msg, size_t msgsz, int *at)
+{
+    char k1[YTEXT_SHOW_MAX], k2[YTEXT_SHOW_MAX], k3[YTEXT_SHOW_MAX];
+    size_t len, plen, clen;
+    bool rest;
+    int ind = line_indent(tl, line), prev = line_before(tl, line);
+    if (!ind || !key_at(tl, line, ind, &len, &rest))
+        return false;
+    ytext_show(k1, tl->text + ytext_offset(tl, line, ind), len);
+    *at = ind;
+    if (strstr(problem, "mapping values are not allowed") && ind + (int)len == col && prev &&
+        line_indent(tl, prev) < ind) {
+        int pind = line_indent(tl, prev);
+        if (key_at(tl, prev, pind, &plen, &rest) && rest) {
+            ytext_show(k2, tl->text + ytext_offset(tl, prev, pind), plen);
+            snprintf(msg, msgsz,
+                     "'%s' is indented more than '%s' on line %d, so YAML reads it as part of "
+                     "the value of '%s'; indent '%s' to column %d, like '%s'",
+                     k1, k2, prev, k2, k1, pind, k2);
+        } else {
+            snprintf(msg, msgsz,
+                     "'%s' is indented more than line %d, so YAML reads it as part of the value "
+                     "there; indent it like the keys it belongs with",
+                     k1, prev);
+        }
+        return true;
+    }
+    if (!strstr(problem, "did not find expected key") || ind != col || ctx_col >= ind ||
+        ctx_line < 1 || ctx_line >= line)
+        return false;
+    /* the nearest key above it indented more (the level it may have meant), and the
+     * nearest of the mapping libyaml was reading */
+    int inner = 0, outer = 0;
+    for (int l = prev; l >= ctx_line && !outer; l = line_before(tl, l)) {
+        int lind = line_indent(tl, l);
+        if (lind == ctx_col && key_at(tl, l, lind, &clen, &rest))
+            outer = l;
+        else if (!inner && lind > ind && key_at(tl, l, lind, &plen, &rest))
+            inner = l;
+    }
+    if (!outer)
+        return false;
+    ytext_show(k3, tl->text + ytext_offset(tl, outer, ctx_col), clen);
+    if (!inner) {
+        snprintf(msg, msgsz,
+                 "'%s' at column %d lines up with no key above it: '%s' on line %d is at column "
+                 "%d; indent it like the keys it belongs with",
+                 k1, ind, k3, outer, ctx_col);
+        return true;
+    }
+    int iind = line_indent(tl, inner);
+    ytext_show(k2, tl->text + ytext_offset(tl, inner, iind), plen);
+    snprintf(msg, msgsz,
+             "'%s' at column %d lines up with no key above it: '%s' on line %d is at column %d, "
+             "'%s' on line %d at column %d; indent it like one of them",
+             k1, ind, k2, inner, iind, k3, outer, ctx_col);
+    return true;
+}
+
 /* libyaml's own words, at its position. */
 static void report_libyaml(struct yparser *P, const yaml_parser_t *yp)
 {
@@ -583,6 +699,15 @@ static void report_libyaml(struct yparser *P, const yaml_parser_t *yp)
         at = i < e ? (unsigned char)P->text[i] : -1;
     }
     const char *context = yp->context ? yp->context : "";
+    char msg[512];
+    int key_col;
+    if (at != '\t' && (size_t)line <= tl.n &&
+        indentation_msg(&tl, problem, line, col, mark_int(yp->context_mark.line),
+                        mark_int(yp->context_mark.column), msg, sizeof(msg), &key_col)) {
+        diag_add(P->diags, line, key_col, "%s", msg);
+        ytext_lines_release(&tl);
+        return;
+    }
     if (at == '\t' && !strstr(problem, "tab"))
         hint = "; YAML is indented with spaces, not tabs";
     else if (at == '@' || at == '`')

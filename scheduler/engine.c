@@ -538,10 +538,12 @@ static void start_step(struct run_ctx *run, struct step_rt *s)
         bool go = v.type == TYPE_BOOL && v.b;
         value_release(&v);
         if (!go) {
-            /* the expression last and unquoted: it may hold quotes of its own */
-            char *why = xasprintf("when is false: %s", sp->when_src);
+            /* what it compared, last and unquoted: it may hold quotes of its own */
+            char *shown = expr_render(sp->when, &env);
+            char *why = xasprintf("when is false: %s", shown);
             run_set_step(run, s, STEP_SKIPPED, why);
             free(why);
+            free(shown);
             return;
         }
     }

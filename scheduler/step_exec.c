@@ -56,8 +56,7 @@ int env_param(void *data, const char *name, struct value *out)
         v->num = strtod(text, NULL);
     else if (v->type == TYPE_BOOL)
         v->b = !strcmp(text, "true");
-    else
-        v->str = xstrdup(text);
+    v->str = xstrdup(text); /* substituted as given: -p lr=1.10 gives 1.10, not 1.1 */
     *out = *v;
     return 0;
 }

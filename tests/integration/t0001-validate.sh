@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sluice validate: exit 0 on valid files (silent unless -v), 2 with FILE:LINE:COL errors on
+# sluice validate: exit 0 and 'ok: FILE (N steps)' on valid files, 2 with FILE:LINE:COL errors on
 # invalid ones, several files in one call, unreadable files, usage; and the top-level CLI.
 . "$(dirname "$0")/lib.sh"
 
@@ -62,20 +62,28 @@ steps:
     needs: [b]
 EOF
 
-expect_success 'a valid file exits 0 and prints nothing' '
+expect_success 'a valid file exits 0 and says ok: FILE (N steps), on stdout only' '
     sluice validate good.yaml >out 2>err &&
-    test ! -s out && test ! -s err
+    echo "ok: good.yaml (3 steps)" >expect &&
+    test_cmp expect out && test ! -s err
 '
 
-expect_success '-v prints FILE: ok (N steps)' '
+expect_success '-v (kept for old scripts) prints the same' '
     sluice validate -v good.yaml >out &&
-    echo "good.yaml: ok (3 steps)" >expect &&
+    echo "ok: good.yaml (3 steps)" >expect &&
+    test_cmp expect out
+'
+
+expect_success 'one step is "1 step"' '
+    printf "pipeline: one\nsteps:\n  a:\n    run: echo a\n" >one.yaml &&
+    sluice validate one.yaml >out &&
+    echo "ok: one.yaml (1 step)" >expect &&
     test_cmp expect out
 '
 
 expect_success 'the example pipeline validates' '
     sluice validate --verbose "$ROOT/dags/tumour.yaml" >out &&
-    grep -q "tumour.yaml: ok (7 steps)" out
+    grep -q "^ok: .*tumour.yaml (7 steps)$" out
 '
 
 expect_exit 2 'an invalid file exits 2' 'sluice validate bad.yaml'
@@ -97,22 +105,23 @@ expect_success 'every error of a file is reported in one pass' '
     grep -q "^two.yaml:8:[0-9][0-9]*: error: .*forever" err
 '
 
-expect_success 'a cycle is an error naming the cycle' '
+expect_success 'a cycle is an error naming the cycle, at the needs: entry that closes it' '
     sluice validate cycle.yaml 2>err; test $? = 2 &&
-    grep -q "cycle.yaml: error: dependency cycle: a -> b -> c -> a" err
+    grep -q "^cycle.yaml:5:13: error: dependency cycle: a -> b -> c -> a$" err &&
+    grep -q "^    5 |     needs: \[c\]$" err
 '
 
-expect_success 'several files: all valid exits 0' '
+expect_success 'several files: all valid exits 0, one ok line each' '
     cp good.yaml good2.yaml &&
-    sluice validate -v good.yaml good2.yaml >out &&
-    printf "good.yaml: ok (3 steps)\ngood2.yaml: ok (3 steps)\n" >expect &&
+    sluice validate good.yaml good2.yaml >out &&
+    printf "ok: good.yaml (3 steps)\nok: good2.yaml (3 steps)\n" >expect &&
     test_cmp expect out
 '
 
 expect_success 'several files: one invalid exits 2, the others are still checked' '
-    sluice validate -v bad.yaml good.yaml two.yaml >out 2>err; test $? = 2 &&
+    sluice validate bad.yaml good.yaml two.yaml >out 2>err; test $? = 2 &&
     grep -q "^bad.yaml:9:" err && grep -q "^two.yaml:5:" err &&
-    echo "good.yaml: ok (3 steps)" >expect && test_cmp expect out
+    echo "ok: good.yaml (3 steps)" >expect && test_cmp expect out
 '
 
 expect_success 'a missing file is an error naming the file and the reason' '
@@ -121,8 +130,8 @@ expect_success 'a missing file is an error naming the file and the reason' '
 '
 
 expect_success 'a missing file does not stop the others' '
-    sluice validate -v missing.yaml good.yaml >out 2>err; test $? = 2 &&
-    grep -q "good.yaml: ok" out && grep -q "missing.yaml" err
+    sluice validate missing.yaml good.yaml >out 2>err; test $? = 2 &&
+    grep -qx "ok: good.yaml (3 steps)" out && grep -q "missing.yaml" err
 '
 
 expect_success '--help prints the usage and exits 0' '

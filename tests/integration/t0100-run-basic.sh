@@ -205,6 +205,32 @@ expect_success '-p without = is exit 2' '
     { sluice run pipe/p.yaml -p name >out 2>err; test $? = 2; }
 '
 
+cat >pipe/text.yaml <<'EOF'
+pipeline: text
+params:
+  lr: 1.10
+  id: 12345678901234567890
+steps:
+  argv:
+    run: [sh, -c, 'echo "$@" > "$PROBE/text.argv"', x, "${{ params.lr }}", "${{ params.id }}",
+          "${{ params.lr * 2 }}", "${{ params.id / 1e19 }}"]
+  shell:
+    run: echo ${{ params.lr }} "${{ params.id }}" ${{ params.lr + 1 }} > "$PROBE/text.shell"
+EOF
+
+expect_success 'a param is substituted as the text it was given, in a file default or by -p' '
+    sluice run pipe/text.yaml >out 2>err &&
+    echo "1.10 12345678901234567890 2.2 1.2345678901234567" >want &&
+    test_cmp want probe/text.argv &&
+    echo "1.10 12345678901234567890 2.1" >want &&
+    test_cmp want probe/text.shell &&
+    sluice run pipe/text.yaml -p lr=0.50 -p id=00042 >out 2>err &&
+    echo "0.50 00042 1 4.2e-18" >want &&
+    test_cmp want probe/text.argv &&
+    echo "0.50 00042 1.5" >want &&
+    test_cmp want probe/text.shell
+'
+
 mkdir -p pipe/data
 printf 'id,diagnosis\n1,M\n2,B\n' >pipe/data/raw.csv
 cat >pipe/builtin.yaml <<'EOF'

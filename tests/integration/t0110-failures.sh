@@ -247,7 +247,7 @@ expect_success 'when: false skips the step and everything downstream; the run su
     test "$(statuses $r)" = "deploy=skipped notify=skipped report=succeeded train=succeeded" &&
     test "$(run_status $r)" = succeeded &&
     test ! -e probe/deploy-ran && test ! -e probe/notify-ran && test -e probe/report-ran &&
-    test "$(step_field $r deploy message)" = "when is false: steps.train.metrics.f1 >= params.gate"
+    test "$(step_field $r deploy message)" = "when is false: 0.3 >= 0.5"
 '
 
 expect_success 'when: true (by a -p override) runs the step and its downstream' '
@@ -256,6 +256,59 @@ expect_success 'when: true (by a -p override) runs the step and its downstream' 
     r=$(last_run) &&
     test "$(statuses $r)" = "deploy=succeeded notify=succeeded report=succeeded train=succeeded" &&
     test -e probe/deploy-ran && test -e probe/notify-ran
+'
+
+cat >arith.yaml <<'EOF'
+pipeline: arith
+params:
+  champion_f1: 0.9
+  margin: 0.02
+  n: 0
+steps:
+  evaluate:
+    run: |
+      echo '{"f1": 0.91}' > "$SLUICE_METRICS"
+  promote:
+    needs: [evaluate]
+    when: steps.evaluate.metrics.f1 > params.champion_f1 + params.margin
+    run: touch "$PROBE/promote-ran"
+  gate:
+    needs: [evaluate]
+    when: steps.evaluate.metrics.f1 >= 0.95 && steps.evaluate.status == 'succeeded'
+    run: touch "$PROBE/gate-ran"
+  ratio:
+    needs: [evaluate]
+    when: max(steps.evaluate.metrics.f1 / params.n, 0) > 0.4
+    run: touch "$PROBE/ratio-ran"
+EOF
+
+expect_success 'when: arithmetic decides; a false when says what it compared' '
+    rm -f probe/* &&
+    { sluice run arith.yaml >out 2>err; test $? = 1; } &&
+    r=$(last_run) &&
+    test "$(step_field $r promote status)" = skipped &&
+    test "$(step_field $r promote message)" = "when is false: 0.91 > 0.9 + 0.02" &&
+    test "$(step_field $r gate message)" = \
+        "when is false: 0.91 >= 0.95 && ${q}succeeded$q == ${q}succeeded$q" &&
+    test ! -e probe/promote-ran && test ! -e probe/gate-ran
+'
+
+expect_success 'when: a division by zero fails the step, saying where' '
+    r=$(last_run) &&
+    test "$(step_field $r ratio status)" = failed &&
+    msg=$(step_field $r ratio message) && echo "message: $msg" &&
+    want="when: division by zero in ${q}steps.evaluate.metrics.f1 / params.n$q (0.91 / 0)" &&
+    test "$msg" = "$want" &&
+    test ! -e probe/ratio-ran
+'
+
+expect_success 'when: with other params the same arithmetic runs the steps' '
+    rm -f probe/* &&
+    sluice run arith.yaml -p margin=0 -p n=2 >out 2>err &&
+    r=$(last_run) &&
+    test "$(step_field $r promote status)" = succeeded &&
+    test "$(step_field $r ratio status)" = succeeded &&
+    test -e probe/promote-ran && test -e probe/ratio-ran
 '
 
 cat >nometric.yaml <<'EOF'

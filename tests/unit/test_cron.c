@@ -249,6 +249,12 @@ static void test_next_dom_or_dow(void **state)
     assert_next("0 0 */2 * mon", utc(2026, 6, 15, 0, 0), utc(2026, 6, 29, 0, 0));
     /* dow alone restricted */
     assert_next("0 0 * * fri", utc(2026, 1, 2, 0, 0), utc(2026, 1, 9, 0, 0));
+    /* dom alone restricted: the 13th, whatever its weekday */
+    assert_next("0 0 13 * *", utc(2026, 1, 2, 0, 0), utc(2026, 1, 13, 0, 0));
+    /* a day-of-week starting with '*' ("*\/2": Sun, Tue, Thu, Sat) counts as unrestricted, so
+     * both must match: a 13th on one of those days (Tue 2026-01-13, then Sat 2026-06-13) */
+    assert_next("0 0 13 * */2", utc(2026, 1, 12, 0, 0), utc(2026, 1, 13, 0, 0));
+    assert_next("0 0 13 * */2", utc(2026, 1, 13, 0, 0), utc(2026, 6, 13, 0, 0));
     /* day 7 = Sunday (2026-11-29 is a Sunday) */
     assert_next("0 0 * * 7", utc(2026, 11, 25, 10, 0), utc(2026, 11, 29, 0, 0));
 }
@@ -281,11 +287,42 @@ static void test_next_macros(void **state)
     assert_next("@yearly", utc(2026, 11, 25, 10, 0), utc(2027, 1, 1, 0, 0));
 }
 
+/* "0 0 DOM MONTHS *" built by hand: cron_parse refuses a schedule that never fires. */
+static struct cron unparsed(const char *dom, unsigned months)
+{
+    char expr[64];
+    snprintf(expr, sizeof(expr), "0 0 %s * *", dom);
+    struct cron c = parse_ok(expr);
+    c.month = (uint16_t)months;
+    return c;
+}
+
+static void test_parse_never_fires(void **state)
+{
+    (void)state;
+    /* at the day-of-month field */
+    assert_parse_error("0 0 30 2 *", 4, "schedule never fires: February has no day '30'");
+    assert_parse_error("0 0 30,31 feb *", 4,
+                       "schedule never fires: February has no day '30,31'");
+    assert_parse_error("0 0 31 4,6,9,11 *", 4,
+                       "schedule never fires: none of April, June, September and November has "
+                       "a day '31'");
+    assert_parse_error("0 0 31 apr */2", 4, "schedule never fires: April has no day '31'");
+    /* a leap day comes; so does "the 31st or a Monday" in April (Vixie cron: either) */
+    parse_ok("0 0 29 2 *");
+    parse_ok("0 0 31 4 mon");
+    parse_ok("0 0 31 * *");
+    parse_ok("0 0 28-31 2 *");
+    parse_ok("0 0 */31 2 *"); /* starts with '*': day 1 */
+}
+
 static void test_next_impossible(void **state)
 {
     (void)state;
-    assert_next("0 0 30 2 *", utc(2026, 1, 1, 0, 0), (time_t)-1);
-    assert_next("0 0 31 4,6,9,11 *", utc(2026, 1, 1, 0, 0), (time_t)-1);
+    struct cron c = unparsed("30", 1u << 2);
+    assert_true(cron_next(&c, utc(2026, 1, 1, 0, 0)) == (time_t)-1);
+    c = unparsed("31", 1u << 4 | 1u << 6 | 1u << 9 | 1u << 11);
+    assert_true(cron_next(&c, utc(2026, 1, 1, 0, 0)) == (time_t)-1);
     /* but Vixie OR semantics make "Feb 30 or a Monday" possible */
     assert_next("0 0 30 2 mon", utc(2026, 1, 1, 0, 0), utc(2026, 2, 2, 0, 0));
 }
@@ -294,7 +331,7 @@ static void test_next_is_fast(void **state)
 {
     (void)state;
     /* a minute-by-minute search would need 2.6 million steps per call here */
-    struct cron c = parse_ok("0 0 30 2 *");
+    struct cron c = unparsed("30", 1u << 2);
     clock_t start = clock();
     for (int i = 0; i < 2000; i++)
         assert_true(cron_next(&c, utc(2026, 1, 1, 0, 0) + i * 3600) == (time_t)-1);
@@ -315,15 +352,22 @@ static void test_next_extreme_times(void **state)
     assert_true(cron_next(&c, -huge) == (time_t)-1 || cron_next(&c, -huge) > -huge);
 }
 
-/* The definition, applied one minute at a time: does minute t match c? */
-static bool naive_match(const struct cron *c, time_t t)
+/* The definition, applied one day at a time: does the day of t match c? */
+static bool naive_day_match(const struct cron *c, time_t t)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
     bool dom = c->dom & (1u << tm.tm_mday), dow = c->dow & (1u << tm.tm_wday);
     bool day = (c->dom_star || c->dow_star) ? dom && dow : dom || dow;
-    return (c->minute >> tm.tm_min & 1) && (c->hour >> tm.tm_hour & 1) &&
-           (c->month >> (tm.tm_mon + 1) & 1) && day;
+    return (c->month >> (tm.tm_mon + 1) & 1) && day;
+}
+
+/* ... and one minute at a time: does minute t match c? */
+static bool naive_match(const struct cron *c, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (c->minute >> tm.tm_min & 1) && (c->hour >> tm.tm_hour & 1) && naive_day_match(c, t);
 }
 
 static void test_next_agrees_with_naive_search(void **state)
@@ -331,7 +375,7 @@ static void test_next_agrees_with_naive_search(void **state)
     (void)state;
     static const char *const minutes[] = {"*", "0", "*/7", "5-50/15", "59", "3,33"};
     static const char *const hours[] = {"*", "0", "23", "*/5", "9-17", "6,18"};
-    static const char *const doms[] = {"*", "1", "31", "*/10", "13", "28-31", "29"};
+    static const char *const doms[] = {"*", "1", "31", "*/10", "13", "28-31", "29", "30"};
     static const char *const months[] = {"*", "2", "feb,mar", "*/3", "12", "1-6"};
     static const char *const dows[] = {"*", "0", "fri", "1-5", "6,7", "*/2"};
 #define PICK(a) a[(seed >> 16) % (sizeof(a) / sizeof(a[0]))]
@@ -354,7 +398,21 @@ static void test_next_agrees_with_naive_search(void **state)
         seed = seed * 1103515245u + 12345u;
         time_t after = utc(2023, 1, 1, 0, 0) + (time_t)(seed % (4u * 365 * 86400));
         snprintf(expr, sizeof(expr), "%s %s %s %s %s", f[0], f[1], f[2], f[3], f[4]);
-        struct cron c = parse_ok(expr);
+        struct cron c;
+        int off;
+        char msg[256];
+        if (cron_parse(expr, &c, &off, msg, sizeof(msg)) < 0) {
+            /* refused as never firing: then no day of 8 years matches it */
+            if (!strstr(msg, "schedule never fires: "))
+                fail_msg("'%s': %s", expr, msg);
+            snprintf(expr, sizeof(expr), "%s %s %s * %s", f[0], f[1], f[2], f[4]);
+            c = parse_ok(expr);
+            snprintf(expr, sizeof(expr), "* * * %s *", f[3]);
+            c.month = parse_ok(expr).month;
+            for (time_t t = utc(2023, 1, 1, 0, 0); t < utc(2031, 1, 1, 0, 0); t += 86400)
+                assert_false(naive_day_match(&c, t));
+            continue;
+        }
         time_t want = (time_t)-1;
         for (time_t t = after - after % 60 + 60; t <= after + window; t += 60) {
             if (naive_match(&c, t)) {
@@ -383,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_parse_names),
         cmocka_unit_test(test_parse_macros),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_never_fires),
         cmocka_unit_test(test_next_every_quarter_hour),
         cmocka_unit_test(test_next_month_ends),
         cmocka_unit_test(test_next_leap_day),

@@ -31,11 +31,13 @@ static void show(struct strbuf *sb, const struct expr *e)
     static const char *ops[] = {
         [EXPR_NOT] = "!",  [EXPR_AND] = "&&", [EXPR_OR] = "||", [EXPR_EQ] = "==",
         [EXPR_NE] = "!=",  [EXPR_LT] = "<",   [EXPR_LE] = "<=", [EXPR_GT] = ">",
-        [EXPR_GE] = ">=",
+        [EXPR_GE] = ">=",  [EXPR_ADD] = "+",  [EXPR_SUB] = "-", [EXPR_MUL] = "*",
+        [EXPR_DIV] = "/",  [EXPR_MIN] = "min", [EXPR_MAX] = "max", [EXPR_NEG] = "neg",
+        [EXPR_ABS] = "abs",
     };
     switch (e->op) {
     case EXPR_NUMBER:
-        strbuf_addf(sb, "%g", e->num);
+        strbuf_addf(sb, "%g", e->num + 0.0); /* -0 reads as 0, as in a template */
         break;
     case EXPR_STRING:
         strbuf_addf(sb, "\"%s\"", e->str);
@@ -56,7 +58,9 @@ static void show(struct strbuf *sb, const struct expr *e)
         strbuf_addf(sb, "status:%s", e->step);
         break;
     case EXPR_NOT:
-        strbuf_addstr(sb, "(! ");
+    case EXPR_NEG:
+    case EXPR_ABS:
+        strbuf_addf(sb, "(%s ", ops[e->op]);
         show(sb, e->lhs);
         strbuf_addch(sb, ')');
         break;
@@ -78,6 +82,21 @@ static void assert_tree(const char *src, const char *want)
     assert_string_equal(sb.buf, want);
     strbuf_release(&sb);
     expr_free(e);
+}
+
+/* e rendered without a run (returned, caller frees) parses back to the same tree. */
+static char *render_round_trip(const struct expr *e)
+{
+    char *text = expr_render(e, NULL);
+    struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+    struct expr *back = parse(text);
+    show(&a, e);
+    show(&b, back);
+    assert_string_equal(b.buf, a.buf);
+    strbuf_release(&a);
+    strbuf_release(&b);
+    expr_free(back);
+    return text;
 }
 
 static void assert_syntax_error(const char *src, int want_off, const char *want_msg)
@@ -206,17 +225,23 @@ static int eval_str(const char *src, struct run *r, struct value *v, char *msg, 
     return rc;
 }
 
-static bool eval_bool(const char *src)
+/* Evaluate src, which must succeed with a value of type want. */
+static struct value eval_ok(const char *src, enum expr_type want)
 {
     struct run r = {0, "tumour"};
     struct value v;
     char msg[256] = "";
     if (eval_str(src, &r, &v, msg, sizeof(msg)) < 0)
         fail_msg("eval of '%s' failed: %s", src, msg);
-    assert_int_equal(v.type, TYPE_BOOL);
-    bool b = v.b;
+    assert_int_equal(v.type, want);
+    return v;
+}
+
+static bool eval_bool(const char *src)
+{
+    struct value v = eval_ok(src, TYPE_BOOL);
     value_release(&v);
-    return b;
+    return v.b;
 }
 
 static void assert_num_text(double x, const char *want)
@@ -292,6 +317,67 @@ static void test_parse_precedence(void **state)
     assert_tree("((((1))))", "1");
 }
 
+static void test_parse_arithmetic(void **state)
+{
+    (void)state;
+    /* unary minus > * / > + - > comparisons > ! > && > ||, each level left-associative */
+    assert_tree("1 + 2 * 3", "(+ 1 (* 2 3))");
+    assert_tree("1 * 2 + 3", "(+ (* 1 2) 3)");
+    assert_tree("1 - 2 - 3", "(- (- 1 2) 3)");
+    assert_tree("8 / 4 / 2", "(/ (/ 8 4) 2)");
+    assert_tree("8 / 4 * 2", "(* (/ 8 4) 2)");
+    assert_tree("(1 + 2) * 3", "(* (+ 1 2) 3)");
+    assert_tree("1-2", "(- 1 2)");
+    assert_tree("1 +2", "(+ 1 2)");
+    assert_tree("2*-3", "(* 2 -3)");
+    assert_tree("-params.max_depth * 2", "(* (neg param:max_depth) 2)");
+    assert_tree("-(1 + 2)", "(neg (+ 1 2))");
+    assert_tree("- -1", "1");
+    assert_tree("--params.max_depth", "(neg (neg param:max_depth))");
+    assert_tree("steps.evaluate.metrics.f1 > params.min_f1 + 0.01",
+                "(> metric:evaluate:f1 (+ param:min_f1 0.01))");
+    assert_tree("!1 + 2 < 3", "(! (< (+ 1 2) 3))");
+    assert_tree("1 < 2 || 3 + 4 == 7 && true", "(|| (< 1 2) (&& (== (+ 3 4) 7) true))");
+    /* a '-' inside a name is part of it; with blanks it subtracts */
+    assert_tree("steps.a-b.metrics.f1 - 1", "(- metric:a-b:f1 1)");
+}
+
+static void test_parse_functions(void **state)
+{
+    (void)state;
+    assert_tree("min(1, 2)", "(min 1 2)");
+    assert_tree("max(1, 2, 3)", "(max (max 1 2) 3)");
+    assert_tree("abs(-2)", "(abs -2)");
+    assert_tree("abs (params.max_depth - 8)", "(abs (- param:max_depth 8))");
+    assert_tree("min(1 < 2 || false, 3)", "(min (|| (< 1 2) false) 3)");
+    assert_tree("1 + max(2, 3) * 2", "(+ 1 (* (max 2 3) 2))");
+
+    /* min(a, b, c) is a chain of one call's arguments; min(min(a, b), c) is two calls */
+    struct expr *e = parse("min(1, 2, 3, 4)");
+    assert_true(e->more_args && e->lhs->more_args && !e->lhs->lhs->more_args);
+    assert_int_equal(e->offset, 0);
+    expr_free(e);
+    e = parse("min(min(1, 2), 3)");
+    assert_false(e->more_args);
+    assert_false(e->lhs->more_args);
+    expr_free(e);
+    e = parse("1 + -abs(2)");
+    assert_int_equal(e->rhs->offset, 4); /* the '-' */
+    assert_int_equal(e->rhs->lhs->offset, 5);
+    expr_free(e);
+
+    assert_syntax_error("min(1)", 0, "function 'min' needs at least 2 arguments");
+    assert_syntax_error("max()", 0, "function 'max' needs at least 2 arguments");
+    assert_syntax_error("abs()", 0, "function 'abs' takes 1 argument");
+    assert_syntax_error("abs(1, 2)", 7, "function 'abs' takes 1 argument");
+    assert_syntax_error("round(1.5)", 0, "unknown function 'round' (functions: min, max, abs)");
+    assert_syntax_error("1 < min", 4, "function 'min' needs its arguments in parentheses");
+    assert_syntax_error("min(1 2)", 6, "expected ',' or ')' after an argument of 'min', found '2'");
+    assert_syntax_error("min(1, 2", 8, "expected ')' to end the arguments of 'min'");
+    assert_syntax_error("min(1,)", 6, "unexpected ')'");
+    assert_syntax_error("params.min(1)", 10, "unexpected '('");
+}
+
 static void test_parse_offsets(void **state)
 {
     (void)state;
@@ -327,7 +413,10 @@ static void test_syntax_errors(void **state)
     (void)state;
     assert_syntax_error("", 0, "empty expression");
     assert_syntax_error("   ", 3, "empty expression");
-    assert_syntax_error("1 + 2", 2, "unexpected '+'");
+    assert_syntax_error("1 +", 3, "unexpected end of expression");
+    assert_syntax_error("1 * * 2", 4, "unexpected '*'");
+    assert_syntax_error("+params.x", 0, "unexpected '+'");
+    assert_syntax_error("1 2", 2, "unexpected '2'");
     assert_syntax_error("1 < 2 x", 6, "unexpected 'x'");
     assert_syntax_error("1 < 2 3", 6, "unexpected '3'");
     assert_syntax_error("'abc", 0, "unterminated string");
@@ -364,7 +453,7 @@ static void test_syntax_errors(void **state)
     assert_syntax_error("1e", 0, "invalid number '1e'");
     assert_syntax_error("1.2.3", 0, "invalid number '1.2.3'");
     assert_syntax_error("1e999", 0, "number '1e999' is out of range");
-    assert_syntax_error("- 1", 0, "unexpected '-'");
+    assert_syntax_error("1, 2", 1, "unexpected ','");
     assert_syntax_error("1 @ 2", 2, "unexpected '@'");
     assert_syntax_error("1 \x01", 2, "unexpected '\\x01'");
     assert_syntax_error("\xc3\xa9", 0, "unexpected '\\xc3'");
@@ -461,7 +550,8 @@ static void test_parse_garbage_never_crashes(void **state)
         "(", ")", "!", "&&", "||", "==", "!=", "<", ">=", "1", "-2.5e3", "'a'", "\"b\\\"\"",
         "true", "false", "params.max_depth", "params.name", "params.nope", "run.id",
         "steps.train.status", "steps.evaluate.metrics.f1", "steps.evaluate.metrics.x", " ",
-        "'", "\\", ".", "=", "&", "x", "\x01",
+        "'", "\\", ".", "=", "&", "x", "\x01", "+", "-", "*", "/", "min(", "max(", "abs(", ",",
+        "0",
     };
     const size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
     unsigned seed = 12345;
@@ -480,6 +570,10 @@ static void test_parse_garbage_never_crashes(void **state)
         struct expr *e = expr_parse(sb.buf, sb.len, &off, msg, sizeof(msg));
         if (e) {
             parsed++;
+            /* the text for messages parses back to the same tree (a control byte in a
+             * string reads \xNN there, which the language has no escape for) */
+            if (!strchr(sb.buf, '\x01'))
+                free(render_round_trip(e));
             enum expr_type t;
             if (expr_check(e, &scope, &t, &off, msg, sizeof(msg)) == 0) {
                 checked++;
@@ -541,6 +635,29 @@ static void test_check_errors(void **state)
                       "operator '!=' needs operands of the same type, got string and number");
     /* the first error in reading order wins */
     assert_type_error("params.a == params.b", 0, "unknown parameter 'a'");
+}
+
+static void test_check_arithmetic(void **state)
+{
+    (void)state;
+    assert_type("1 + 2", TYPE_NUMBER);
+    assert_type("-params.max_depth", TYPE_NUMBER);
+    assert_type("min(1, 2) < 3", TYPE_BOOL);
+    assert_type("abs(steps.evaluate.metrics.f1 - params.min_f1) <= 0.1", TYPE_BOOL);
+    assert_type("run.id / 2 * max(1, run.id)", TYPE_NUMBER);
+    /* at the operator, or at the function's name */
+    assert_type_error("'a' + 1", 4, "operator '+' needs numbers, got string and number");
+    assert_type_error("1 - true", 2, "operator '-' needs numbers, got number and boolean");
+    assert_type_error("params.name * 2", 12, "operator '*' needs numbers, got string and number");
+    assert_type_error("1 / params.verbose", 2,
+                      "operator '/' needs numbers, got number and boolean");
+    assert_type_error("-'a'", 0, "operator '-' needs a number, got string");
+    assert_type_error("abs(params.name)", 0, "function 'abs' needs a number, got string");
+    assert_type_error("min(1, 'x')", 0, "function 'min' needs numbers, got number and string");
+    assert_type_error("2 * max(1, 2, true)", 4,
+                      "function 'max' needs numbers, got number and boolean");
+    assert_type_error("1 + 2 && true", 6, "operator '&&' needs booleans, got number and boolean");
+    assert_type_error("1 + params.nope", 4, "unknown parameter 'nope'");
 }
 
 static void test_check_without_scope(void **state)
@@ -614,6 +731,55 @@ static void test_eval_logic(void **state)
     assert_false(eval_bool("!!false"));
     assert_true(eval_bool("true || false && false"));
     assert_false(eval_bool("(true || false) && false"));
+}
+
+static double eval_num(const char *src)
+{
+    struct value v = eval_ok(src, TYPE_NUMBER);
+    value_release(&v);
+    return v.num;
+}
+
+static void assert_eval_error(const char *src, const char *want_msg)
+{
+    struct run r = {0, "tumour"};
+    struct value v;
+    char msg[256] = "";
+    assert_int_equal(eval_str(src, &r, &v, msg, sizeof(msg)), -1);
+    assert_string_equal(msg, want_msg);
+}
+
+static void test_eval_arithmetic(void **state)
+{
+    (void)state;
+    assert_true(eval_num("1 + 2 * 3") == 7);
+    assert_true(eval_num("(1 + 2) * 3") == 9);
+    assert_true(eval_num("10 - 4 - 3") == 3);
+    assert_true(eval_num("8 / 4 / 2") == 1);
+    assert_true(eval_num("7 / 2") == 3.5);
+    assert_true(eval_num("-params.max_depth + 1") == -5);
+    assert_true(eval_num("- -params.max_depth") == 6);
+    assert_true(eval_num("abs(-2.5)") == 2.5);
+    assert_true(eval_num("abs(params.max_depth - 10)") == 4);
+    assert_true(eval_num("min(3, 1, 2)") == 1);
+    assert_true(eval_num("max(3, 1, 2)") == 3);
+    assert_true(eval_num("max(run.id, params.max_depth) / 2") == 21);
+    assert_true(eval_bool("steps.evaluate.metrics.f1 > params.min_f1 + 0.02"));
+    assert_false(eval_bool("steps.evaluate.metrics.f1 > params.min_f1 + 0.05"));
+    assert_true(eval_bool("abs(steps.evaluate.metrics.f1 - 0.9) < 0.05"));
+}
+
+static void test_eval_division_by_zero(void **state)
+{
+    (void)state;
+    assert_eval_error("params.max_depth / (run.id - 42)",
+                      "division by zero in 'params.max_depth / (run.id - 42)' (6 / (42 - 42))");
+    assert_eval_error("1 / 0", "division by zero in '1 / 0'");
+    assert_eval_error("0 / 0", "division by zero in '0 / 0'");
+    assert_eval_error("true && 1 / (params.max_depth - 6) > 0",
+                      "division by zero in '1 / (params.max_depth - 6)' (1 / (6 - 6))");
+    /* short circuit: a division never reached is no error */
+    assert_false(eval_bool("false && 1 / 0 > 0"));
 }
 
 static void test_eval_short_circuit(void **state)
@@ -715,6 +881,53 @@ static void test_eval_dynamic_type_error(void **state)
 
 /* ---- value text ---- */
 
+/* A number param given as "1.10" (as -p lr=1.10 or `lr: 1.10` give it). */
+static int env_param_text(void *data, const char *name, struct value *out)
+{
+    (void)data;
+    memset(out, 0, sizeof(*out));
+    out->type = TYPE_NUMBER;
+    if (!strcmp(name, "lr")) {
+        out->num = 1.1;
+        out->str = "1.10";
+    } else if (!strcmp(name, "id")) {
+        out->num = 12345678901234567890.0;
+        out->str = "12345678901234567890";
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* The text src's value substitutes into a template, params as env_param_text gives them. */
+static void assert_eval_text(const char *src, const char *want)
+{
+    struct expr_env env = {NULL, env_param_text, NULL, NULL, 1};
+    struct expr *e = parse(src);
+    struct value v;
+    char msg[256] = "";
+    if (expr_eval(e, &env, &v, msg, sizeof(msg)) < 0)
+        fail_msg("eval of '%s' failed: %s", src, msg);
+    expr_free(e);
+    char *s = value_to_string(&v);
+    value_release(&v);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+static void test_eval_param_text(void **state)
+{
+    (void)state;
+    /* a param substitutes the text it was given, never its number's shortest form */
+    assert_eval_text("params.lr", "1.10");
+    assert_eval_text("(params.id)", "12345678901234567890");
+    /* used in arithmetic, it is a number */
+    assert_eval_text("params.lr * 2", "2.2");
+    assert_eval_text("params.lr + 0", "1.1");
+    assert_eval_text("-params.lr", "-1.1");
+    assert_eval_text("params.lr == 1.1", "true");
+}
+
 static void test_value_to_string(void **state)
 {
     (void)state;
@@ -754,6 +967,104 @@ static void test_value_to_string(void **state)
     expr_free(NULL);
 }
 
+/* ---- rendering for messages ---- */
+
+/* Rendered without a run, src reads as want and parses back to the same tree. */
+static void assert_render(const char *src, const char *want)
+{
+    struct expr *e = parse(src);
+    char *text = render_round_trip(e);
+    assert_string_equal(text, want);
+    expr_free(e);
+    free(text);
+}
+
+static void test_render_source(void **state)
+{
+    (void)state;
+    assert_render("steps.evaluate.metrics.f1>=params.min_f1",
+                  "steps.evaluate.metrics.f1 >= params.min_f1");
+    assert_render("steps.train.status == \"ok\" && run.id != 3",
+                  "steps.train.status == 'ok' && run.id != 3");
+    assert_render("1 + 2 * 3", "1 + 2 * 3");
+    assert_render("(1 + 2) * 3", "(1 + 2) * 3");
+    assert_render("1 - (2 - 3)", "1 - (2 - 3)");
+    assert_render("(1 - 2) - 3", "1 - 2 - 3");
+    assert_render("2 * -3", "2 * -3");
+    assert_render("-(1 + params.max_depth)", "-(1 + params.max_depth)");
+    assert_render("--params.max_depth", "-(-params.max_depth)");
+    assert_render("!(1 < 2)", "!(1 < 2)");
+    assert_render("!1 < 2", "!(1 < 2)");
+    assert_render("!!true && false", "!!true && false");
+    assert_render("!(true && false)", "!(true && false)");
+    assert_render("(1 < 2) == true", "(1 < 2) == true");
+    assert_render("true == (1 < 2)", "true == (1 < 2)");
+    assert_render("true || false && false", "true || false && false");
+    assert_render("(true || false) && false", "(true || false) && false");
+    assert_render("true && (false && true)", "true && (false && true)");
+    assert_render("min(1, 2, 3) + max(min(1, 2), 3)", "min(1, 2, 3) + max(min(1, 2), 3)");
+    assert_render("abs(-params.max_depth)", "abs(-params.max_depth)");
+    assert_render("0.1 + 1e-7 + 1e20 + +5", "0.1 + 1e-07 + 1e+20 + 5");
+    assert_render("'it\\'s' < \"a\\\\b\\n\"", "'it\\'s' < 'a\\\\b\\n'");
+}
+
+static void test_render_values(void **state)
+{
+    (void)state;
+    struct run r = {0, "it's"};
+    struct expr_env env = {&r, env_param, env_metric, env_status, 42};
+    static const struct {
+        const char *src, *want;
+    } cases[] = {
+        {"steps.evaluate.metrics.f1 >= params.min_f1", "0.93 >= 0.9"},
+        {"steps.evaluate.metrics.f1 > params.min_f1 + 0.05", "0.93 > 0.9 + 0.05"},
+        /* && and ||: the whole expression; a value the run does not have stays a reference */
+        {"steps.train.status == 'failed' || steps.evaluate.metrics.auc > 0.5",
+         "'succeeded' == 'failed' || steps.evaluate.metrics.auc > 0.5"},
+        {"params.name == 'x' && run.id > 3", "'it\\'s' == 'x' && 42 > 3"},
+        {"steps.evaluate.status == 'ok'", "steps.evaluate.status == 'ok'"},
+        {"!params.verbose", "!true"},
+        {"-params.max_depth < -7", "-6 < -7"},
+        {"min(params.max_depth, steps.train.metrics.loss) > 1", "min(6, 0.3) > 1"},
+        {"params.ghost == 1", "params.ghost == 1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct expr *e = parse(cases[i].src);
+        char *text = expr_render(e, &env);
+        assert_string_equal(text, cases[i].want);
+        free(text);
+        expr_free(e);
+    }
+    /* a negative value under unary minus keeps its own sign readable */
+    struct expr_env neg = {NULL, env_param_text, NULL, NULL, -3};
+    struct expr *e = parse("-run.id");
+    char *text = expr_render(e, &neg);
+    assert_string_equal(text, "-(-3)");
+    free(text);
+    expr_free(e);
+    /* a param's value as it was given */
+    e = parse("params.lr > 1");
+    text = expr_render(e, &neg);
+    assert_string_equal(text, "1.10 > 1");
+    free(text);
+    expr_free(e);
+    /* hostile strings: control bytes escaped, long ones cut */
+    char long_name[200];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    long_name[3] = '\x1b';
+    r.name_param = long_name;
+    e = parse("params.name");
+    text = expr_render(e, &env);
+    assert_string_equal(text, "'xxx\\x1b"
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'");
+    free(text);
+    expr_free(e);
+    text = expr_render(NULL, &env);
+    assert_string_equal(text, "");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +1072,8 @@ int main(void)
         cmocka_unit_test(test_parse_escapes),
         cmocka_unit_test(test_parse_refs),
         cmocka_unit_test(test_parse_precedence),
+        cmocka_unit_test(test_parse_arithmetic),
+        cmocka_unit_test(test_parse_functions),
         cmocka_unit_test(test_parse_offsets),
         cmocka_unit_test(test_parse_len_bounds_the_text),
         cmocka_unit_test(test_syntax_errors),
@@ -770,14 +1083,20 @@ int main(void)
         cmocka_unit_test(test_parse_garbage_never_crashes),
         cmocka_unit_test(test_check_types),
         cmocka_unit_test(test_check_errors),
+        cmocka_unit_test(test_check_arithmetic),
         cmocka_unit_test(test_check_without_scope),
         cmocka_unit_test(test_each_step),
         cmocka_unit_test(test_eval_comparisons),
         cmocka_unit_test(test_eval_logic),
+        cmocka_unit_test(test_eval_arithmetic),
+        cmocka_unit_test(test_eval_division_by_zero),
         cmocka_unit_test(test_eval_short_circuit),
         cmocka_unit_test(test_eval_missing_values),
         cmocka_unit_test(test_eval_values),
         cmocka_unit_test(test_eval_dynamic_type_error),
+        cmocka_unit_test(test_render_source),
+        cmocka_unit_test(test_render_values),
+        cmocka_unit_test(test_eval_param_text),
         cmocka_unit_test(test_value_to_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,8 @@ static void add_needs(struct fixture *fx, size_t i, const char *dep)
     struct step *s = st(fx, i);
     s->needs = xrealloc(s->needs, (s->nneeds + 1) * sizeof(*s->needs));
     s->needs[s->nneeds].s = xstrdup(dep);
-    s->needs[s->nneeds].pos = (struct pos){0, 0};
+    /* positions as if step i sat on line i + 1: its needs at columns 11, 12, ... */
+    s->needs[s->nneeds].pos = (struct pos){(int)i + 1, 11 + (int)s->nneeds};
     s->nneeds++;
 }
 
@@ -68,7 +69,9 @@ static void add_input(struct fixture *fx, size_t i, const char *step)
 {
     struct step *s = st(fx, i);
     s->inputs = xrealloc(s->inputs, (s->ninputs + 1) * sizeof(*s->inputs));
-    fill_ref(&s->inputs[s->ninputs++], "in", step, "out.csv");
+    fill_ref(&s->inputs[s->ninputs], "in", step, "out.csv");
+    s->inputs[s->ninputs].pos = (struct pos){(int)i + 1, 21 + (int)s->ninputs}; /* 21, 22... */
+    s->ninputs++;
 }
 
 static void set_when(struct fixture *fx, size_t i, const char *src)
@@ -80,6 +83,7 @@ static void set_when(struct fixture *fx, size_t i, const char *src)
     if (!s->when)
         fail_msg("cannot parse '%s': %s", src, msg);
     s->when_src = xstrdup(src);
+    s->when_pos = (struct pos){(int)i + 1, 31};
 }
 
 static void parse_tmpl(struct tmpl *t, const char *src)
@@ -142,8 +146,9 @@ static void build_ok(struct fixture *fx, struct graph *g)
     diag_list_release(&dl);
 }
 
-/* Build, expecting cycles: returns the messages, one per line. */
-static char *build_cycles(struct fixture *fx)
+/* Build, expecting cycles: returns the messages, one per line, each after its "LINE:COL: "
+ * when at is set. */
+static char *build_cycles_at(struct fixture *fx, bool at)
 {
     struct diag_list dl = DIAG_LIST_INIT;
     struct graph g;
@@ -152,11 +157,17 @@ static char *build_cycles(struct fixture *fx)
     assert_null(g.order);
     struct strbuf sb = STRBUF_INIT;
     for (size_t i = 0; i < dl.n; i++) {
-        assert_int_equal(dl.items[i].line, 0); /* about the whole file */
+        if (at && dl.items[i].line)
+            strbuf_addf(&sb, "%d:%d: ", dl.items[i].line, dl.items[i].col);
         strbuf_addf(&sb, "%s\n", dl.items[i].msg);
     }
     diag_list_release(&dl);
     return strbuf_detach(&sb, NULL);
+}
+
+static char *build_cycles(struct fixture *fx)
+{
+    return build_cycles_at(fx, false);
 }
 
 static void assert_indices(const size_t *got, size_t n, const size_t *want, size_t nwant)
@@ -507,6 +518,58 @@ static void test_overlapping_cycles(void **state)
     fx_release(&fx);
 }
 
+/* A cycle is reported where the step that comes first in the file names the one before it
+ * in the cycle: the last arrow printed. */
+static void test_cycle_points_at_closing_reference(void **state)
+{
+    (void)state;
+    struct fixture fx;
+    fx_init(&fx);
+    add_step(&fx, "a");
+    add_step(&fx, "b");
+    add_step(&fx, "c");
+    add_needs(&fx, 0, "x");
+    add_needs(&fx, 0, "c"); /* line 1, column 12 */
+    add_needs(&fx, 1, "a");
+    add_input(&fx, 2, "b");
+    char *msgs = build_cycles_at(&fx, true);
+    assert_string_equal(msgs, "1:12: dependency cycle: a -> b -> c -> a\n");
+    free(msgs);
+    fx_release(&fx);
+
+    /* an input, the when:, a template: whichever names it, in that order */
+    fx_init(&fx);
+    add_step(&fx, "p");
+    add_step(&fx, "q");
+    add_step(&fx, "r");
+    add_step(&fx, "t");
+    add_needs(&fx, 1, "p");
+    add_needs(&fx, 2, "p");
+    add_needs(&fx, 3, "p");
+    add_input(&fx, 0, "q");                            /* q -> p at 1:21 */
+    set_when(&fx, 0, "steps.r.status == 'x'");         /* r -> p at 1:31 */
+    struct step *s = st(&fx, 0);
+    s->run_shell = xmalloc(sizeof(*s->run_shell));
+    parse_tmpl(s->run_shell, "echo ${{ steps.t.status }}"); /* t -> p at 1:41 */
+    s->run_shell->pos = (struct pos){1, 41};
+    msgs = build_cycles_at(&fx, true);
+    assert_string_equal(msgs, "1:21: dependency cycle: p -> q -> p\n"
+                              "1:31: dependency cycle: p -> r -> p\n"
+                              "1:41: dependency cycle: p -> t -> p\n");
+    free(msgs);
+    fx_release(&fx);
+
+    /* a self-loop: where the step names itself */
+    fx_init(&fx);
+    add_step(&fx, "ok");
+    add_step(&fx, "loop");
+    set_when(&fx, 1, "steps.loop.status == 'x'");
+    msgs = build_cycles_at(&fx, true);
+    assert_string_equal(msgs, "2:31: dependency cycle: loop -> loop\n");
+    free(msgs);
+    fx_release(&fx);
+}
+
 /* A hostile file with many cycles gets a bounded report. */
 static void test_many_cycles_capped(void **state)
 {
@@ -610,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_cycle_of_three_in_flow_direction),
         cmocka_unit_test(test_self_loop_through_input),
         cmocka_unit_test(test_two_cycles),
+        cmocka_unit_test(test_cycle_points_at_closing_reference),
         cmocka_unit_test(test_cycle_below_acyclic_steps),
         cmocka_unit_test(test_overlapping_cycles),
         cmocka_unit_test(test_many_cycles_capped),

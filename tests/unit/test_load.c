@@ -346,13 +346,71 @@ static void test_all_errors_in_one_pass(void **state)
                               &dl);
     assert_null(p);
     assert_int_equal(dl.n, 8);
-    int count[10] = {0}; /* errors per line, in whatever order they were found */
+    int count[17] = {0}; /* errors per line, in whatever order they were found */
     for (size_t i = 0; i < 8; i++)
         count[dl.items[i].line]++;
-    int want[10] = {1, 1, 0, 0, 0, 1, 1, 1, 1, 2}; /* line 0: the cycle */
+    /* line 13: the cycle, at c's 'needs: [d]' that closes it */
+    int want[17] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 2, 0, 0, 0, 1};
     assert_memory_equal(count, want, sizeof(want));
     assert_string_equal(dl.items[7].msg, "dependency cycle: c -> d -> c");
+    assert_int_equal(dl.items[7].line, 13);
+    assert_int_equal(dl.items[7].col, 13);
     diag_list_release(&dl);
+}
+
+/* A key at the wrong indentation is named with where it should go, not "quote a value". */
+static void test_indentation_mistakes(void **state)
+{
+    (void)state;
+    /* deeper than the "key: value" above: YAML reads it as more of that value */
+    expect_error("pipeline: x\nparams:\n  lr: 0.1\n   depth: 3\nsteps: { a: { run: echo } }\n",
+                 4, 4,
+                 "'depth' is indented more than 'lr' on line 3, so YAML reads it as part of the "
+                 "value of 'lr'; indent 'depth' to column 3, like 'lr'");
+    expect_error("pipeline: x\nsteps:\n  a:\n    outputs:\n      - m.pkl\n        run: echo\n",
+                 6, 9,
+                 "'run' is indented more than line 5, so YAML reads it as part of the value "
+                 "there; indent it like the keys it belongs with");
+    /* between two levels */
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\n  b:\n      run: echo\n"
+                 "    needs: [a]\n",
+                 7, 5,
+                 "'needs' at column 5 lines up with no key above it: 'run' on line 6 is at column "
+                 "7, 'b' on line 5 at column 3; indent it like one of them");
+    /* a colon in a value, or in what is not a key, still asks for quotes */
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo note: this\n", 4, 19,
+                 "mapping values are not allowed in this context; quote a value that contains "
+                 "': '");
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: python3 t.py\n      --lr: 0.1\n", 5, 11,
+                 "mapping values are not allowed in this context; quote a value that contains "
+                 "': '");
+    /* a step key at the level of step names, or of the top-level keys */
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\n  outputs: [m.pkl]\n", 5, 3,
+                 "'outputs' is not part of step 'a': it is indented like a step name (column 3); "
+                 "indent it like the keys of step 'a' (column 5)");
+    expect_error("pipeline: x\nsteps:\n  a:\n      run: echo\n  resources:\n    cpus: 2\n", 5,
+                 3,
+                 "'resources' is not part of step 'a': it is indented like a step name (column "
+                 "3); indent it like the keys of step 'a' (column 7)");
+    expect_error("pipeline: x\nsteps:\n  cache: true\n  a:\n    run: echo\n", 3, 3,
+                 "'cache' is a key of a step, but it is indented like a step name (column 3); "
+                 "write it under its step's name, indented more");
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\ntimeout: 1h\n", 5, 1,
+                 "unknown top-level key 'timeout': it is a key of a step; indent it like the "
+                 "keys of step 'a' (column 5)");
+    expect_error("pipeline: x\ntimeout: 1h\nsteps:\n  a:\n    run: echo\n", 2, 1,
+                 "unknown top-level key 'timeout': it is a key of a step; write it under its "
+                 "step's name in 'steps', indented more");
+    expect_error("pipeline: x\nsteps: { a: { run: echo } }\nb:\n  run: echo\n", 3, 1,
+                 "unknown top-level key 'b': it looks like a step; indent it under 'steps'");
+    /* steps named like keys are steps */
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\nsteps:\n  model:\n    run: echo\n  env:\n"
+                              "    kind: train\n    run: echo\n",
+                              &dl);
+    assert_non_null(p);
+    assert_int_equal(p->nsteps, 2);
+    pipeline_free(p);
 }
 
 static void test_limits(void **state)
@@ -685,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_spec_positions), cmocka_unit_test(test_run_forms),
         cmocka_unit_test(test_params_types),   cmocka_unit_test(test_defaults_applied),
         cmocka_unit_test(test_crawl_output),   cmocka_unit_test(test_all_errors_in_one_pass),
+        cmocka_unit_test(test_indentation_mistakes),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),

@@ -21,7 +21,7 @@
 static bool scope_param(void *data, const char *name, enum expr_type *type)
 {
     (void)data;
-    if (!strcmp(name, "max_depth"))
+    if (!strcmp(name, "max_depth") || !strcmp(name, "lr") || !strcmp(name, "id"))
         *type = TYPE_NUMBER;
     else if (!strcmp(name, "v"))
         *type = TYPE_STRING;
@@ -52,6 +52,14 @@ static int env_param(void *data, const char *name, struct value *out)
     if (!strcmp(name, "v")) {
         out->type = TYPE_STRING;
         out->str = (char *)param_v;
+        return 0;
+    }
+    /* numbers as the engine gives them: with the text they were given */
+    if (!strcmp(name, "lr") || !strcmp(name, "id")) {
+        bool lr = !strcmp(name, "lr");
+        out->type = TYPE_NUMBER;
+        out->num = lr ? 1.1 : 12345678901234567890.0;
+        out->str = lr ? "1.10" : "12345678901234567890";
         return 0;
     }
     return -1;
@@ -196,10 +204,32 @@ static void test_parse_errors(void **state)
     assert_parse_error("a ${{ 1 }} b ${{ 2 }", 13, "unterminated '${{'");
     assert_parse_error("x ${{ }}", 6, "empty expression");
     assert_parse_error("x ${{}}", 5, "empty expression");
-    assert_parse_error("run ${{ params.v + 1 }}", 17, "unexpected '+'");
+    assert_parse_error("run ${{ params.v + }}", 19, "unexpected end of expression");
+    assert_parse_error("run ${{ min(1) }}", 8, "function 'min' needs at least 2 arguments");
     assert_parse_error("a ${{ 1 }} b ${{ foo }}", 17, "unknown reference 'foo'");
     assert_parse_error("${{ 'abc }}", 4, "unterminated string");
     assert_parse_error("${{ (1 < 2 }}", 11, "expected ')'");
+}
+
+static void test_one_brace(void **state)
+{
+    (void)state;
+    /* "${ params.x }" is a hole with a brace missing: no shell variable has a '.' */
+    assert_parse_error("python3 train.py --lr ${ params.lr }", 22,
+                       "'${ params.lr }' has one brace; a template is written '${{ params.lr }}'");
+    assert_parse_error("x ${{ 1 }} ${steps.evaluate.metrics.f1}", 11,
+                       "'${steps.evaluate.metrics.f1}' has one brace; a template is written "
+                       "'${{ steps.evaluate.metrics.f1 }}'");
+    assert_parse_error("echo \"${ run.id\" done", 6,
+                       "'${ run.id' has one brace; a template is written '${{ run.id }}'");
+    assert_parse_error("echo ${params.a + 1 }\n}", 5,
+                       "'${params.a + 1 }' has one brace; a template is written "
+                       "'${{ params.a + 1 }}'");
+    /* shell's own ${VAR} forms stay literal text */
+    struct tmpl t;
+    parse_ok(&t, "echo ${HOME} ${PARAMS:-x} ${params} ${ steps} $params.x ${#x} ${{ params.v }}");
+    assert_int_equal(t.nparts, 2);
+    tmpl_release(&t);
 }
 
 /* ---- checking ---- */
@@ -235,6 +265,12 @@ static void test_check(void **state)
     assert_int_equal(off, 17);
     tmpl_release(&t);
 
+    parse_ok(&t, "--x ${{ 'a' + 1 }}");
+    assert_int_equal(tmpl_check(&t, &scope, &off, msg, sizeof(msg)), -1);
+    assert_string_equal(msg, "operator '+' needs numbers, got string and number");
+    assert_int_equal(off, 12);
+    tmpl_release(&t);
+
     parse_ok(&t, "literal only");
     assert_int_equal(tmpl_check(&t, &scope, &off, msg, sizeof(msg)), 0);
     tmpl_release(&t);
@@ -260,6 +296,24 @@ static void test_expand(void **state)
     assert_expands("[${{ params.v }}]", true, "['']");
 }
 
+static void test_expand_numbers(void **state)
+{
+    (void)state;
+    /* a param is substituted as the text it was given */
+    assert_expands("--lr ${{ params.lr }}", false, "--lr 1.10");
+    assert_expands("--lr ${{ params.lr }}", true, "--lr '1.10'");
+    assert_expands("--id=${{ params.id }}", false, "--id=12345678901234567890");
+    /* a computed number in its shortest form, integers without ".0" */
+    assert_expands("${{ params.lr * 2 }}", false, "2.2");
+    assert_expands("${{ params.max_depth * 2 }}", false, "12");
+    assert_expands("${{ 2.0 * 3 }} ${{ 10 / 4 }} ${{ 1 / 3 }}", false,
+                   "6 2.5 0.3333333333333333");
+    assert_expands("${{ -params.max_depth }} ${{ abs(1 - params.max_depth) }}", false, "-6 5");
+    assert_expands("${{ min(params.max_depth, 4) }}-${{ max(params.max_depth, 4, 8) }}", false,
+                   "4-8");
+    assert_expands("${{ steps.evaluate.metrics.f1 * 100 }}%", false, "25%");
+}
+
 static void test_expand_error(void **state)
 {
     (void)state;
@@ -268,6 +322,11 @@ static void test_expand_error(void **state)
     parse_ok(&t, "a ${{ run.id }} ${{ steps.evaluate.metrics.auc }}");
     assert_null(tmpl_expand(&t, &env, true, msg, sizeof(msg)));
     assert_string_equal(msg, "metric 'auc' of step 'evaluate' does not exist");
+    tmpl_release(&t);
+    parse_ok(&t, "--per-depth ${{ 1 / (params.max_depth - 6) }}");
+    assert_null(tmpl_expand(&t, &env, true, msg, sizeof(msg)));
+    assert_string_equal(msg,
+                        "division by zero in '1 / (params.max_depth - 6)' (1 / (6 - 6))");
     tmpl_release(&t);
 }
 
@@ -352,8 +411,10 @@ int main(void)
         cmocka_unit_test(test_split_edges),
         cmocka_unit_test(test_offsets_are_in_the_whole_text),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_one_brace),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_expand_numbers),
         cmocka_unit_test(test_expand_error),
         cmocka_unit_test(test_quoting_defeats_injection),
     };
