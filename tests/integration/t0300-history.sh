@@ -273,22 +273,25 @@ expect_success 'diff shows a changed pipeline text as a line diff' '
 
 # ---- lineage ----
 
+# Runs 1, 4 and 7 made the same report: the newest shows, the others are folded into it, and
+# below it every attempt is of that run.
 expect_success 'lineage goes up from the final output to the first step output' '
     r=$(json_out evaluate <show1.json) && m=$(json_out train <show1.json) &&
     p=$(json_out prep <show1.json) &&
     sluice lineage "$r" --json >lin.json &&
     json_check "
 assert d[\"artifact\"][\"sha256\"] == \"$r\" and d[\"artifact\"][\"kind\"] == \"file\"
-ev = d[\"upstream\"][0]
-assert ev[\"run\"] == 1 and ev[\"step\"] == \"evaluate\" and ev[\"as\"] == \"report.txt\", ev
+(ev,) = d[\"upstream\"]
+assert ev[\"run\"] == 7 and ev[\"step\"] == \"evaluate\" and ev[\"as\"] == \"report.txt\", ev
+assert ev[\"other_runs\"] == [1, 4], ev
 (model,) = ev[\"inputs\"]
 assert model[\"name\"] == \"model\" and model[\"artifact\"][\"sha256\"] == \"$m\"
-train = model[\"producers\"][0]
-assert train[\"step\"] == \"train\" and train[\"run\"] == 1
+(train,) = model[\"producers\"]
+assert train[\"step\"] == \"train\" and train[\"run\"] == 7 and \"other_runs\" not in train
 (data,) = train[\"inputs\"]
 assert data[\"artifact\"][\"sha256\"] == \"$p\"
-assert data[\"producers\"][0][\"step\"] == \"prep\"
-assert data[\"producers\"][0][\"inputs\"] == []
+(prep,) = data[\"producers\"]
+assert prep[\"step\"] == \"prep\" and prep[\"run\"] == 7 and prep[\"inputs\"] == []
 assert d[\"downstream\"] == []
 " <lin.json
 '
@@ -297,8 +300,9 @@ expect_success 'lineage takes a digest prefix and goes down to the consumers' '
     p=$(json_out prep <show1.json) &&
     sluice lineage "${p:0:10}" >lin.txt &&
     grep -Fx "artifact $p" lin.txt &&
-    grep -E "^  run 1 train \(attempt 1\) read it as .data.$" lin.txt &&
-    grep -E "^      run 1 evaluate \(attempt 1\) read it as .model.$" lin.txt
+    grep -E "^  run 7 train \(.*\) read it as .data.$" lin.txt &&
+    grep -E "^      run 7 evaluate \(attempt 1\) read it as .model.$" lin.txt &&
+    grep -Fx "  … and 4 earlier runs (1–4) of train read it too" lin.txt
 '
 
 expect_success 'lineage of something unknown says so' '
