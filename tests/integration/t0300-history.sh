@@ -310,6 +310,58 @@ expect_success 'lineage of something unknown says so' '
     ! sluice lineage 0000000000 2>err && grep -F "error: no artifact or model" err
 '
 
+# ---- diff: sources, cached ingests, code and data ----
+
+mkdir -p data steps
+printf 'id\n1\n' >data/customers_raw_2024_q1.csv
+printf 'id\n2\n' >data/customers_raw_2024_q2.csv
+printf 'k\n1\n' >data/lookup.csv
+printf 'cat "$1" "$2" >"$SLUICE_OUT/m.txt"\n' >steps/fit.sh
+cat >src.yaml <<'EOF'
+pipeline: src
+steps:
+  ingest:
+    kind: ingest
+    source: data/customers_raw_2024_q1.csv
+    outputs: [raw.csv]
+    cache: true
+  fit:
+    run: sh steps/fit.sh $SLUICE_IN_RAW data/lookup.csv
+    inputs: { raw: ingest/raw.csv }
+    outputs: [m.txt]
+    cache: true
+EOF
+sed "s/_q1/_q2/" src.yaml >src2.yaml
+last_id() { sluice show last --json | json_check 'print(d["id"])'; }
+
+expect_success 'diff shows a source whole, and a cached ingest still read its source' '
+    sluice run src.yaml >/dev/null 2>&1 && s1=$(last_id) &&
+    sluice run src.yaml >/dev/null 2>&1 && s2=$(last_id) &&
+    sluice run src2.yaml >/dev/null 2>&1 && s3=$(last_id) &&
+    sluice diff $s1 $s2 >d12.txt &&
+    grep -Fx "  ~ ingest status: succeeded -> cached" d12.txt &&
+    ! grep -F "source" d12.txt &&
+    sluice diff $s2 $s3 >d23.txt &&
+    q1=data/customers_raw_2024_q1.csv q2=data/customers_raw_2024_q2.csv &&
+    grep -Fx "  ~ ingest input source: $q1 -> $q2" d23.txt
+'
+
+expect_success 'a changed data file is data, a changed script code: in diff and the miss reason' '
+    s3=$(last_id) &&
+    printf "k\n2\n" >data/lookup.csv && printf "id\n3\n" >data/customers_raw_2024_q2.csv &&
+    printf "\n" >>steps/fit.sh &&
+    sluice run src2.yaml >/dev/null 2>&1 && s4=$(last_id) &&
+    sluice diff $s3 $s4 >d34.txt &&
+    grep -E "^  ~ fit data data/lookup.csv: [0-9a-f]{12} -> [0-9a-f]{12}$" d34.txt &&
+    grep -E "^  ~ fit code steps/fit.sh: [0-9a-f]{12} -> [0-9a-f]{12}$" d34.txt &&
+    grep -E "^  ~ ingest data data/customers_raw_2024_q2.csv: [0-9a-f]{12} -> " d34.txt &&
+    ! grep -F " file " d34.txt &&
+    sluice show $s4 >show4.txt &&
+    grep -F "ingest: cache miss: data '\''data/customers_raw_2024_q2.csv'\'' changed" show4.txt &&
+    grep -F "changed, data '\''data/lookup.csv'\'' changed, code '\''steps/fit.sh'\'' changed" \
+        show4.txt
+'
+
 # ---- errors and help ----
 
 expect_success 'a bad run id fails with a clear message' '
