@@ -179,6 +179,15 @@ expect_success 'logs of a cache hit shows the reused attempt and says so' '
     grep -F "this is the log of run 1 step '\''train'\'' attempt 1" err
 '
 
+expect_success 'logs RUN without a step lists the steps, their attempts, and how to pick one' '
+    { sluice logs 4 >out 2>err; test $? = 2; } &&
+    test ! -s out &&
+    grep -Fx "error: which step of run 4? name one: sluice logs 4 STEP" err &&
+    grep -E "^  STEP +STATUS +ATTEMPTS$" err &&
+    grep -E "^  prep +succeeded +1$" err && grep -E "^  evaluate +succeeded +1$" err &&
+    grep -E "^  train +cached +0 \(a cache hit: its log is run 1.s\)$" err
+'
+
 expect_success 'logs of an unknown step lists the run steps' '
     ! sluice logs 1 nope 2>err &&
     grep -F "error: run 1 has no step '\''nope'\''; its steps: prep, train, evaluate" err
