@@ -187,8 +187,9 @@ void lineage_edges_free(struct lineage_edge *edges, size_t n)
     free(edges);
 }
 
-int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_edge **edges,
-                        size_t *n, struct err *e)
+/* The edges of an artifact, of one run only when run is not 0. */
+static int lineage_edges(struct store *st, int64_t artifact_id, int64_t run,
+                         struct lineage_edge **edges, size_t *n, struct err *e)
 {
     const char *what = "load lineage";
     struct lineage_edge *v = NULL;
@@ -196,7 +197,7 @@ int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_ed
     int rc;
     *edges = NULL;
     *n = 0;
-    sqlite3_stmt *s = store_bind(st, S_LINEAGE_EDGES, e, what, "I", artifact_id);
+    sqlite3_stmt *s = store_bind(st, S_LINEAGE_EDGES, e, what, "II", artifact_id, run);
     if (!s)
         return -1;
     while ((rc = store_step(st, s, e, what)) == 1) {
@@ -220,6 +221,12 @@ int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_ed
     *edges = v;
     *n = nv;
     return 0;
+}
+
+int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_edge **edges,
+                        size_t *n, struct err *e)
+{
+    return lineage_edges(st, artifact_id, 0, edges, n, e);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -276,7 +283,7 @@ int store_lineage_side(struct store *st, int64_t artifact_id, const char *dir, i
     *groups = NULL;
     *n = 0;
     if (io_dir_check(dir, false, e) < 0 ||
-        store_lineage_edges(st, artifact_id, &edges, &nedges, e) < 0)
+        lineage_edges(st, artifact_id, only_run, &edges, &nedges, e) < 0)
         return -1;
     bool producers = !strcmp(dir, "out");
     /* pass 1: the groups, each with its best edge and its size; pass 2: their other runs */
@@ -286,7 +293,7 @@ int store_lineage_side(struct store *st, int64_t artifact_id, const char *dir, i
     for (size_t i = 0; i < nedges; i++) {
         const struct lineage_edge *x = &edges[i];
         member[i] = SIZE_MAX;
-        if (strcmp(x->dir, dir) || (only_run && x->run_id != only_run))
+        if (strcmp(x->dir, dir))
             continue;
         size_t k = group_of(edges, best, ng, x, producers);
         if (k == ng)
