@@ -1,6 +1,7 @@
 /* `sluice diff RUN RUN`: what changed from one run to another — the pipeline text (a line
  * diff of the two stored YAML texts), parameters, code and data (per step: command, digests of
- * the files its cache key covers, input and output digests) and metrics. */
+ * the files its cache key covers, each called code or data, input and output digests, the
+ * sources an ingest read) and metrics. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "scheduler/cache.h"
 #include "store/store.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -19,7 +21,9 @@ static const char usage[] =
     "Show what changed from the first RUN to the second (numbers, or 'last'): the pipeline\n"
     "text, parameters, code and data digests per step (command, files, inputs, outputs) and\n"
     "metrics. Lines start with '~' (changed), '+' (only in the second run) or '-' (only in\n"
-    "the first).\n";
+    "the first). The files a step's cache key covers are 'code' (scripts and source files)\n"
+    "or 'data' (any other extension, and an ingest's source); a cached step's inputs are\n"
+    "those of the attempt it reused.\n";
 
 /* Line diffs are computed on at most this many lines (after the common head and tail) on
  * each side: the LCS table is quadratic. */
@@ -169,10 +173,11 @@ static void print_text_diff(const char *ta, const char *tb, const char *header_a
 
 /* ---- what is compared ---- */
 
-/* A name and a value (a digest, a parameter, a command), for added / removed / changed. */
+/* A name and a value (a digest, a parameter, a source's path), for added / removed / changed. */
 struct item {
     char *name;
     char *value;
+    bool digest; /* shown by its first 12 digits; anything else is shown whole */
 };
 
 struct items {
@@ -180,10 +185,11 @@ struct items {
     size_t n, alloc;
 };
 
-static void items_add(struct items *it, const char *name, const char *value)
+static void items_add(struct items *it, const char *name, const char *value, bool digest)
 {
     XGROW(it->v, it->alloc, it->n + 1);
     it->v[it->n].name = xstrdup(name);
+    it->v[it->n].digest = digest;
     it->v[it->n++].value = xstrdup(value ? value : "");
 }
 
@@ -205,15 +211,13 @@ static const struct item *items_find(const struct items *it, const char *name)
     return NULL;
 }
 
-/* Digests are shown by their first 12 digits. */
-static void print_value(const char *v, bool digest)
+static void print_value(const struct item *it)
 {
-    printf(digest ? "%.12s" : "%s", v);
+    printf(it->digest ? "%.12s" : "%s", it->value);
 }
 
 /* Print "~ PREFIXname: a -> b", "+ PREFIXname: b", "- PREFIXname: a"; returns how many. */
-static int compare_items(const struct items *a, const struct items *b, const char *prefix,
-                         bool digests)
+static int compare_items(const struct items *a, const struct items *b, const char *prefix)
 {
     int changes = 0;
     for (size_t i = 0; i < a->n; i++) {
@@ -221,10 +225,10 @@ static int compare_items(const struct items *a, const struct items *b, const cha
         if (y && !strcmp(x->value, y->value))
             continue;
         printf("  %c %s%s: ", y ? '~' : '-', prefix, x->name);
-        print_value(x->value, digests);
+        print_value(x);
         if (y) {
             printf(" -> ");
-            print_value(y->value, digests);
+            print_value(y);
         }
         putchar('\n');
         changes++;
@@ -234,7 +238,7 @@ static int compare_items(const struct items *a, const struct items *b, const cha
         if (items_find(a, y->name))
             continue;
         printf("  + %s%s: ", prefix, y->name);
-        print_value(y->value, digests);
+        print_value(y);
         putchar('\n');
         changes++;
     }
@@ -245,7 +249,7 @@ static int compare_items(const struct items *a, const struct items *b, const cha
 struct step_side {
     const struct step_row *row;
     struct items inputs, outputs; /* name -> digest (a source: its uri) */
-    struct items files, env;      /* from cache_info */
+    struct items code, data, env; /* from cache_info: its files by role, its env */
     char *command;                /* from cache_info, joined */
 };
 
@@ -263,7 +267,8 @@ static void side_release(struct side *s)
     for (size_t i = 0; i < s->nsteps && s->ss; i++) {
         items_release(&s->ss[i].inputs);
         items_release(&s->ss[i].outputs);
-        items_release(&s->ss[i].files);
+        items_release(&s->ss[i].code);
+        items_release(&s->ss[i].data);
         items_release(&s->ss[i].env);
         free(s->ss[i].command);
     }
@@ -280,10 +285,13 @@ static void cache_info_parse(struct step_side *ss)
         return;
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(j, "files"), k, v)
-        items_add(&ss->files, k, json_string_value(v));
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    json_object_foreach(json_object_get(j, "files"), k, v) {
+        bool code = !strcmp(cache_file_role(kind, k), "code");
+        items_add(code ? &ss->code : &ss->data, k, json_string_value(v), true);
+    }
     json_object_foreach(json_object_get(j, "env"), k, v)
-        items_add(&ss->env, k, json_string_value(v));
+        items_add(&ss->env, k, json_string_value(v), false);
     json_t *cmd = json_object_get(j, "command");
     if (json_is_array(cmd)) {
         struct strbuf sb = STRBUF_INIT;
@@ -296,16 +304,18 @@ static void cache_info_parse(struct step_side *ss)
     json_decref(j);
 }
 
-/* The attempt whose inputs and outputs count: the succeeded (or cached) one, else the last. */
-static int64_t pick_attempt(const struct attempt_row *att, size_t natt, int64_t step_id)
+/* The attempt whose inputs and outputs count: the succeeded (or cached) one, else the last.
+ * NULL when the step has none. */
+static const struct attempt_row *pick_attempt(const struct attempt_row *att, size_t natt,
+                                              int64_t step_id)
 {
-    int64_t ok = 0, last = 0;
+    const struct attempt_row *ok = NULL, *last = NULL;
     for (size_t i = 0; i < natt; i++) {
         if (att[i].step_id != step_id)
             continue;
-        last = att[i].id;
+        last = &att[i];
         if (!strcmp(att[i].status, "succeeded") || !strcmp(att[i].status, "cached"))
-            ok = att[i].id;
+            ok = &att[i];
     }
     return ok ? ok : last;
 }
@@ -316,7 +326,8 @@ static void add_io(struct items *it, const struct artifact_row *rows, size_t n, 
         if (rows[i].attempt_id != attempt)
             continue;
         bool source = rows[i].kind && !strcmp(rows[i].kind, "source");
-        items_add(it, rows[i].name ? rows[i].name : "", source ? rows[i].uri : rows[i].digest);
+        items_add(it, rows[i].name ? rows[i].name : "", source ? rows[i].uri : rows[i].digest,
+                  !source);
     }
 }
 
@@ -339,10 +350,20 @@ static int side_load(struct store *st, long long id, struct side *s, struct err 
     for (size_t i = 0; i < s->nsteps; i++) {
         struct step_side *ss = &s->ss[i];
         ss->row = &s->steps[i];
-        int64_t a = pick_attempt(att, natt, ss->row->id);
-        add_io(&ss->inputs, in, nin, a);
-        add_io(&ss->outputs, out, nout, a);
+        const struct attempt_row *a = pick_attempt(att, natt, ss->row->id);
+        add_io(&ss->outputs, out, nout, a ? a->id : 0);
         cache_info_parse(ss);
+        if (!a || !a->cached_from) {
+            add_io(&ss->inputs, in, nin, a ? a->id : 0);
+            continue;
+        }
+        /* A cache hit read what the attempt it reused read (an ingest's source too). */
+        struct artifact_row *orig = NULL;
+        size_t norig = 0;
+        if (store_io_list(st, a->cached_from, "in", &orig, &norig, e) < 0)
+            goto out;
+        add_io(&ss->inputs, orig, norig, a->cached_from);
+        artifact_rows_free(orig, norig);
     }
     rc = 0;
 out:
@@ -385,21 +406,30 @@ static void diff_params(const struct side *a, const struct side *b)
 {
     struct items pa = {0}, pb = {0};
     for (size_t i = 0; i < a->run.nparams; i++)
-        items_add(&pa, a->run.params[i].name, a->run.params[i].value);
+        items_add(&pa, a->run.params[i].name, a->run.params[i].value, false);
     for (size_t i = 0; i < b->run.nparams; i++)
-        items_add(&pb, b->run.params[i].name, b->run.params[i].value);
+        items_add(&pb, b->run.params[i].name, b->run.params[i].value, false);
     printf("\nparams:\n");
-    if (!compare_items(&pa, &pb, "", false))
+    if (!compare_items(&pa, &pb, ""))
         printf("  unchanged\n");
     items_release(&pa);
     items_release(&pb);
+}
+
+/* compare_items with the prefix "STEP WHAT ". */
+static int compare_step_items(const char *step, const char *what, const struct items *x,
+                              const struct items *y)
+{
+    char *prefix = xasprintf("%s %s ", step, what);
+    int changes = compare_items(x, y, prefix);
+    free(prefix);
+    return changes;
 }
 
 static int diff_step(const struct step_side *x, const struct step_side *y)
 {
     const char *name = x->row->name;
     int changes = 0;
-    char *prefix;
     if (x->row->status != y->row->status) {
         printf("  ~ %s status: %s -> %s\n", name, step_status_name(x->row->status),
                step_status_name(y->row->status));
@@ -417,19 +447,12 @@ static int diff_step(const struct step_side *x, const struct step_side *y)
     }
     /* Only when both runs computed a cache key: otherwise no side knows its files. */
     if (x->row->cache_info && y->row->cache_info) {
-        prefix = xasprintf("%s file ", name);
-        changes += compare_items(&x->files, &y->files, prefix, true);
-        free(prefix);
-        prefix = xasprintf("%s env ", name);
-        changes += compare_items(&x->env, &y->env, prefix, false);
-        free(prefix);
+        changes += compare_step_items(name, "code", &x->code, &y->code);
+        changes += compare_step_items(name, "data", &x->data, &y->data);
+        changes += compare_step_items(name, "env", &x->env, &y->env);
     }
-    prefix = xasprintf("%s input ", name);
-    changes += compare_items(&x->inputs, &y->inputs, prefix, true);
-    free(prefix);
-    prefix = xasprintf("%s output ", name);
-    changes += compare_items(&x->outputs, &y->outputs, prefix, true);
-    free(prefix);
+    changes += compare_step_items(name, "input", &x->inputs, &y->inputs);
+    changes += compare_step_items(name, "output", &x->outputs, &y->outputs);
     return changes;
 }
 

@@ -1,5 +1,6 @@
 /* `sluice logs RUN STEP`: print a step attempt's log (runs/RUN/STEP/N/log), streamed in
- * chunks; with --follow, keep printing what the step writes until its attempt ends. */
+ * chunks; with --follow, keep printing what the step writes until its attempt ends. Without
+ * STEP, list the run's steps to pick from. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@ static const char usage[] =
     "\n"
     "Print the log (stdout and stderr) of STEP in RUN (a number, or 'last'): by default its\n"
     "latest attempt. A step that was a cache hit shows the log of the attempt it reused.\n"
+    "Without STEP, list the run's steps (status, attempts) on stderr and exit 2.\n"
     "\n"
     "      --attempt N  the log of attempt N (1-based)\n"
     "  -f, --follow     keep printing new output until the attempt ends (waits for the step\n"
@@ -97,6 +99,58 @@ static int find_step(struct store *st, long long run_id, const char *name, struc
     strbuf_release(&names);
     step_rows_free(rows, n);
     return rc;
+}
+
+/* `sluice logs RUN` without a step: which steps there are to pick from, with their status and
+ * attempts, on stderr (stdout is for a log). Returns EXIT_USAGE, or EXIT_RUN_FAILED when the
+ * store cannot say. */
+static int list_steps(struct store *st, long long run_id)
+{
+    struct step_row *steps = NULL;
+    struct attempt_row *att = NULL;
+    size_t nsteps = 0, natt = 0;
+    struct err e = ERR_INIT;
+    if (store_steps_load(st, run_id, &steps, &nsteps, &e) < 0 ||
+        store_run_attempts_load(st, run_id, &att, &natt, &e) < 0) {
+        cli_error("%s", e.msg);
+        step_rows_free(steps, nsteps);
+        return EXIT_RUN_FAILED;
+    }
+    cli_error("which step of run %lld? name one: sluice logs %lld STEP", run_id, run_id);
+    struct cli_table t;
+    cli_table_init(&t, 3);
+    cli_table_addf(&t, "STEP");
+    cli_table_addf(&t, "STATUS");
+    cli_table_addf(&t, "ATTEMPTS");
+    for (size_t i = 0; i < nsteps; i++) {
+        int ran = 0;
+        int64_t reused = 0;
+        for (size_t k = 0; k < natt; k++) {
+            if (att[k].step_id != steps[i].id)
+                continue;
+            ran += att[k].n > 0;
+            if (att[k].cached_from)
+                reused = att[k].cached_from;
+        }
+        int64_t from_run = 0;
+        char *from_step = NULL;
+        if (reused && store_attempt_origin(st, reused, &from_run, &from_step, &e) < 0)
+            from_run = 0;
+        free(from_step);
+        cli_table_addf(&t, "%s", steps[i].name);
+        cli_table_addf(&t, "%s", step_status_name(steps[i].status));
+        if (from_run)
+            cli_table_addf(&t, "%d (a cache hit: its log is run %lld's)", ran,
+                           (long long)from_run);
+        else
+            cli_table_addf(&t, "%d", ran);
+    }
+    cli_table_print(&t, stderr, "  ");
+    if (!nsteps)
+        fprintf(stderr, "  (it has no steps)\n");
+    attempt_rows_free(att, natt);
+    step_rows_free(steps, nsteps);
+    return EXIT_USAGE;
 }
 
 /* The attempt to show: number `want` (-1 = the latest that ran, else a cache record).
@@ -325,11 +379,12 @@ int cmd_logs(int argc, char **argv)
             return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (argc - optind < 2)
-        return cli_usage_error(usage, argc == optind ? "missing RUN and STEP" : "missing STEP");
+    if (argc == optind)
+        return cli_usage_error(usage, "missing RUN and STEP");
     if (argc - optind > 2)
         return cli_usage_error(usage, "unexpected argument '%s'", argv[optind + 2]);
-    const char *run_arg = argv[optind], *step_name = argv[optind + 1];
+    const char *run_arg = argv[optind];
+    const char *step_name = argc - optind == 2 ? argv[optind + 1] : NULL;
     struct store *st = cli_open_store();
     if (!st)
         return EXIT_RUN_FAILED;
@@ -338,7 +393,13 @@ int cmd_logs(int argc, char **argv)
     struct step_row step;
     struct attempt_row a = {0};
     bool have_step = false;
-    if (cli_resolve_run(st, run_arg, &run_id) < 0 || find_step(st, run_id, step_name, &step) < 0)
+    if (cli_resolve_run(st, run_arg, &run_id) < 0)
+        goto out;
+    if (!step_name) {
+        rc = list_steps(st, run_id);
+        goto out;
+    }
+    if (find_step(st, run_id, step_name, &step) < 0)
         goto out;
     have_step = true;
     int got = pick_attempt(st, run_id, &step, want, &a);

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "executor/artifact.h"
+#include "scheduler/cache.h"
 #include "scheduler/engine_int.h"
 #include "util/xalloc.h"
 
@@ -133,33 +135,56 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     return 0;
 }
 
+const char *cache_file_role(const char *kind, const char *path)
+{
+    static const char *const code[] = {
+        "py", "pyw", "pyx", "ipynb", "sh", "bash", "zsh", "ksh", "r", "rmd", "jl", "js", "mjs",
+        "cjs", "ts", "rb", "pl", "pm", "php", "lua", "tcl", "awk", "sed", "sql", "c", "h", "cc",
+        "cpp", "cxx", "hpp", "go", "rs", "java", "kt", "scala", "swift", "m", "f90", "hs", "ml",
+        "cs", "cu", "mk", "cmake",
+    };
+    if (kind && (!strcmp(kind, "ingest") || !strcmp(kind, "crawl")))
+        return "data";
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base)
+        return "code";
+    for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
+        if (!strcasecmp(dot + 1, code[i]))
+            return "code";
+    return "data";
+}
+
+/* what NULL: each file by its role (cache_file_role). */
 static void explain_section(struct strbuf *sb, json_t *a, json_t *b, const char *section,
                             const char *what)
 {
     json_t *oa = json_object_get(a, section), *ob = json_object_get(b, section);
+    const char *kind = json_string_value(json_object_get(b, "kind"));
     const char *k;
     json_t *v;
     json_object_foreach(ob, k, v) {
         json_t *old = json_object_get(oa, k);
         const char *nv = json_string_value(v);
         const char *ov = old ? json_string_value(old) : NULL;
+        const char *w = what ? what : cache_file_role(kind, k);
         if (ov && nv && !strcmp(ov, nv))
             continue;
         if (sb->len)
             strbuf_addstr(sb, ", ");
         if (!strcmp(section, "params"))
-            strbuf_addf(sb, "%s '%s' %s -> %s", what, k, ov ? ov : "(unset)", nv ? nv : "");
+            strbuf_addf(sb, "%s '%s' %s -> %s", w, k, ov ? ov : "(unset)", nv ? nv : "");
         else if (!ov)
-            strbuf_addf(sb, "%s '%s' is new", what, k);
+            strbuf_addf(sb, "%s '%s' is new", w, k);
         else
-            strbuf_addf(sb, "%s '%s' changed", what, k);
+            strbuf_addf(sb, "%s '%s' changed", w, k);
     }
     json_object_foreach(oa, k, v) {
         if (json_object_get(ob, k))
             continue;
         if (sb->len)
             strbuf_addstr(sb, ", ");
-        strbuf_addf(sb, "%s '%s' is gone", what, k);
+        strbuf_addf(sb, "%s '%s' is gone", what ? what : cache_file_role(kind, k), k);
     }
 }
 
@@ -173,7 +198,7 @@ char *cache_explain_miss(const char *old_info, const char *new_info)
     } else {
         explain_section(&sb, a, b, "params", "param");
         explain_section(&sb, a, b, "inputs", "input");
-        explain_section(&sb, a, b, "files", "code");
+        explain_section(&sb, a, b, "files", NULL);
         explain_section(&sb, a, b, "env", "env");
         if (!json_equal(json_object_get(a, "command"), json_object_get(b, "command")) &&
             !sb.len)

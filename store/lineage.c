@@ -1,6 +1,7 @@
 /* Artifacts, lineage and metrics in the store: content-addressed artifact rows (found by a
- * digest prefix), the in/out edges between attempts and artifacts, the cache look-up, and a
- * run's metrics. */
+ * digest prefix), the in/out edges between attempts and artifacts (and one side of an
+ * artifact with the runs that repeated the same work folded together), the cache look-up,
+ * and a run's metrics. */
 #include "store/store_int.h"
 
 #include <ctype.h>
@@ -169,18 +170,26 @@ int store_cache_lookup(struct store *st, const char *pipeline, const char *step,
     return rc < 0 ? -1 : 0;
 }
 
+static void lineage_edge_release(struct lineage_edge *l)
+{
+    free(l->step);
+    free(l->name);
+    free(l->dir);
+    free(l->status);
+    free(l->inputs_key);
+    memset(l, 0, sizeof(*l));
+}
+
 void lineage_edges_free(struct lineage_edge *edges, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(edges[i].step);
-        free(edges[i].name);
-        free(edges[i].dir);
-    }
+    for (size_t i = 0; i < n; i++)
+        lineage_edge_release(&edges[i]);
     free(edges);
 }
 
-int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_edge **edges,
-                        size_t *n, struct err *e)
+/* The edges of an artifact, of one run only when run is not 0. */
+static int lineage_edges(struct store *st, int64_t artifact_id, int64_t run,
+                         struct lineage_edge **edges, size_t *n, struct err *e)
 {
     const char *what = "load lineage";
     struct lineage_edge *v = NULL;
@@ -188,7 +197,7 @@ int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_ed
     int rc;
     *edges = NULL;
     *n = 0;
-    sqlite3_stmt *s = store_bind(st, S_LINEAGE_EDGES, e, what, "I", artifact_id);
+    sqlite3_stmt *s = store_bind(st, S_LINEAGE_EDGES, e, what, "II", artifact_id, run);
     if (!s)
         return -1;
     while ((rc = store_step(st, s, e, what)) == 1) {
@@ -199,6 +208,10 @@ int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_ed
         l->step = store_col_str(s, 2);
         l->name = store_col_str(s, 3);
         l->dir = store_col_str(s, 4);
+        l->attempt_n = sqlite3_column_int(s, 5);
+        l->status = store_col_str(s, 6);
+        l->cached_from = sqlite3_column_int64(s, 7);
+        l->inputs_key = store_col_str(s, 8);
     }
     store_reset(s);
     if (rc < 0) {
@@ -207,6 +220,114 @@ int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_ed
     }
     *edges = v;
     *n = nv;
+    return 0;
+}
+
+int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_edge **edges,
+                        size_t *n, struct err *e)
+{
+    return lineage_edges(st, artifact_id, 0, edges, n, e);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Is x the better edge to show for its group than y? One of run prefer, else the newest run,
+ * else the later attempt. */
+static bool edge_better(const struct lineage_edge *x, const struct lineage_edge *y,
+                        int64_t prefer)
+{
+    if ((x->run_id == prefer) != (y->run_id == prefer))
+        return x->run_id == prefer;
+    if (x->run_id != y->run_id)
+        return x->run_id > y->run_id;
+    return x->attempt_id > y->attempt_id;
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void lineage_groups_free(struct lineage_group *groups, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        lineage_edge_release(&groups[i].edge);
+        free(groups[i].other_runs);
+    }
+    free(groups);
+}
+
+/* The group of edge x among g[0..ng), each known by the index of its best edge; ng if none. */
+static size_t group_of(const struct lineage_edge *edges, const size_t *best, size_t ng,
+                       const struct lineage_edge *x, bool producers)
+{
+    for (size_t k = 0; k < ng; k++) {
+        const struct lineage_edge *y = &edges[best[k]];
+        if (str_eq(y->step, x->step) && str_eq(y->name, x->name) &&
+            (!producers || str_eq(y->inputs_key, x->inputs_key)))
+            return k;
+    }
+    return ng;
+}
+
+int store_lineage_side(struct store *st, int64_t artifact_id, const char *dir, int64_t prefer_run,
+                       int64_t only_run, struct lineage_group **groups, size_t *n,
+                       struct err *e)
+{
+    struct lineage_edge *edges = NULL;
+    size_t nedges = 0, ng = 0;
+    *groups = NULL;
+    *n = 0;
+    if (io_dir_check(dir, false, e) < 0 ||
+        lineage_edges(st, artifact_id, only_run, &edges, &nedges, e) < 0)
+        return -1;
+    bool producers = !strcmp(dir, "out");
+    /* pass 1: the groups, each with its best edge and its size; pass 2: their other runs */
+    size_t *best = xcalloc(nedges, sizeof(*best));
+    size_t *size = xcalloc(nedges, sizeof(*size));
+    size_t *member = xcalloc(nedges, sizeof(*member));
+    for (size_t i = 0; i < nedges; i++) {
+        const struct lineage_edge *x = &edges[i];
+        member[i] = SIZE_MAX;
+        if (strcmp(x->dir, dir))
+            continue;
+        size_t k = group_of(edges, best, ng, x, producers);
+        if (k == ng)
+            best[ng++] = i;
+        else if (edge_better(x, &edges[best[k]], prefer_run))
+            best[k] = i;
+        size[k]++;
+        member[i] = k;
+    }
+    struct lineage_group *g = xcalloc(ng, sizeof(*g));
+    for (size_t k = 0; k < ng; k++)
+        g[k].other_runs = xcalloc(size[k], sizeof(int64_t));
+    for (size_t i = 0; i < nedges; i++) {
+        size_t k = member[i];
+        if (k != SIZE_MAX && edges[i].run_id != edges[best[k]].run_id)
+            g[k].other_runs[g[k].nother++] = edges[i].run_id;
+    }
+    for (size_t k = 0; k < ng; k++) {
+        /* sorted, each run once (a run may have tried the step several times) */
+        qsort(g[k].other_runs, g[k].nother, sizeof(int64_t), cmp_run);
+        size_t m = 0;
+        for (size_t j = 0; j < g[k].nother; j++)
+            if (!m || g[k].other_runs[m - 1] != g[k].other_runs[j])
+                g[k].other_runs[m++] = g[k].other_runs[j];
+        g[k].nother = m;
+        g[k].edge = edges[best[k]];
+        memset(&edges[best[k]], 0, sizeof(edges[best[k]]));
+    }
+    free(best);
+    free(size);
+    free(member);
+    lineage_edges_free(edges, nedges);
+    *groups = g;
+    *n = ng;
     return 0;
 }
 

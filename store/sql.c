@@ -147,11 +147,16 @@ const char *const store_sql[S_COUNT] = {
                        " WHERE s.cache_key = ?3 AND s.name = ?2"
                        " AND r.pipeline_id = " PIPELINE_ID " AND a.status = 'succeeded'"
                        " ORDER BY a.id DESC LIMIT 1",
-    /* Producers ('out') first, then consumers. */
-    [S_LINEAGE_EDGES] = "SELECT io.attempt_id, s.run_id, s.name, io.name, io.dir FROM step_io io"
-                        " JOIN attempts a ON a.id = io.attempt_id"
+    /* Producers ('out') first, then consumers; ?2: only those of that run (0: all). */
+    [S_LINEAGE_EDGES] = "SELECT io.attempt_id, s.run_id, s.name, io.name, io.dir, a.n, a.status,"
+                        " a.cached_from, (SELECT group_concat(k, ',') FROM"
+                        "  (SELECT i.name || '=' || i.artifact_id AS k FROM step_io i"
+                        "   WHERE i.attempt_id = coalesce(a.cached_from, a.id) AND i.dir = 'in'"
+                        "   ORDER BY i.name))"
+                        " FROM step_io io JOIN attempts a ON a.id = io.attempt_id"
                         " JOIN steps s ON s.id = a.step_id"
-                        " WHERE io.artifact_id = ?1 ORDER BY io.dir DESC, io.attempt_id, io.name",
+                        " WHERE io.artifact_id = ?1 AND (?2 = 0 OR s.run_id = ?2)"
+                        " ORDER BY io.dir DESC, io.attempt_id, io.name",
     [S_METRIC_PUT] = "INSERT INTO metrics (run_id, step, name, idx, value)"
                      " VALUES (?1, ?2, ?3, ?4, ?5)"
                      " ON CONFLICT (run_id, step, name, idx) DO UPDATE SET value = excluded.value",

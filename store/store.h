@@ -273,17 +273,38 @@ int store_cache_lookup(struct store *st, const char *pipeline, const char *step,
                        int64_t *attempt_id, struct err *e);
 
 /* Lineage around an artifact: the attempts that produced it (with run, step) and those that
- * consumed it. */
+ * consumed it; producers first, then by attempt. */
 struct lineage_edge {
     int64_t attempt_id;
     int64_t run_id;
     char *step;
     char *name;   /* the artifact's name on that side */
     char *dir;    /* in | out */
+    int attempt_n;       /* the attempt's number; 0 for the record of a cache hit */
+    char *status;        /* the attempt's status */
+    int64_t cached_from; /* a cache hit's original attempt, else 0 */
+    char *inputs_key;    /* "NAME=ARTIFACT_ID,…" by name: what the work read (a cache hit's
+                          * original's inputs), NULL when it read nothing */
 };
 int store_lineage_edges(struct store *st, int64_t artifact_id, struct lineage_edge **edges,
                         size_t *n, struct err *e);
 void lineage_edges_free(struct lineage_edge *edges, size_t n);
+
+/* One side of an artifact with the repeats folded: every run that did the same work (the same
+ * step, the same name for the artifact and, for producers, the same inputs) is one group,
+ * shown by one edge — the latest attempt of run prefer_run when the group has one, else of
+ * the newest run — and other_runs lists the group's other runs, ascending. */
+struct lineage_group {
+    struct lineage_edge edge;
+    int64_t *other_runs;
+    size_t nother;
+};
+/* dir "out" (producers) or "in" (consumers); only_run keeps only that run's attempts (0: every
+ * run). Groups come in the order of their first attempt. */
+int store_lineage_side(struct store *st, int64_t artifact_id, const char *dir, int64_t prefer_run,
+                       int64_t only_run, struct lineage_group **groups, size_t *n,
+                       struct err *e);
+void lineage_groups_free(struct lineage_group *groups, size_t n);
 
 /* ---- metrics ---- */
 

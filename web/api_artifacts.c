@@ -31,7 +31,13 @@ int api_artifact(struct http_req *req, struct http_resp *resp)
         path = security_path_under(app->home, a.uri);
     struct stat stt;
     int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    if (fd < 0 || fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode)) {
+    if (a.kind && !strcmp(a.kind, "source")) {
+        /* an ingest's origin is a name; the bytes it gave are the ingest's output */
+        char *msg = xasprintf("source '%s' is not stored here: its ingest's output is",
+                              a.uri ? a.uri : "");
+        http_resp_error(resp, 404, msg);
+        free(msg);
+    } else if (fd < 0 || fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode)) {
         http_resp_error(resp, 404, "not found");
     } else if (stt.st_size > ARTIFACT_MAX_BYTES) {
         http_resp_error(resp, 413, "the artifact is too large to serve here");

@@ -7,8 +7,8 @@
 #include "web/api.h"
 #include "web/doc.h"
 
-/* The deployments of every model version whose artifact is a. */
-static json_t *deployments_of(struct store *st, const struct artifact_row *a)
+/* The deployments of every model version whose artifact is digest. */
+static json_t *deployments_of(struct store *st, const char *digest)
 {
     json_t *out = json_array();
     struct model_row *models = NULL;
@@ -17,7 +17,7 @@ static json_t *deployments_of(struct store *st, const struct artifact_row *a)
     if (store_model_list(st, NULL, &models, &n, &e) < 0)
         return out;
     for (size_t i = 0; i < n; i++) {
-        if (!models[i].digest || strcmp(models[i].digest, a->digest))
+        if (!models[i].digest || !digest || strcmp(models[i].digest, digest))
             continue;
         struct deployment_row *d = NULL;
         size_t nd = 0;
@@ -41,13 +41,12 @@ static json_t *deployments_of(struct store *st, const struct artifact_row *a)
 
 json_t *api_lineage_doc(struct web_app *app, const char *ref, struct err *e)
 {
-    struct artifact_row a;
-    if (doc_lineage_resolve(app->st, ref, &a, e) < 0)
-        return NULL;
-    json_t *doc = doc_lineage_json(app->st, &a, e);
-    if (doc)
-        json_object_set_new(doc, "deployments", deployments_of(app->st, &a));
-    artifact_row_release(&a);
+    json_t *doc = doc_lineage(app->st, ref, e);
+    if (doc) {
+        json_t *art = json_object_get(doc, "artifact");
+        const char *digest = json_string_value(json_object_get(art, "sha256"));
+        json_object_set_new(doc, "deployments", deployments_of(app->st, digest));
+    }
     return doc;
 }
 

@@ -259,8 +259,11 @@ static char *attempt_node(struct lineage_dot *L, json_t *att)
     json_int_t run = json_integer_value(json_object_get(att, "run"));
     const char *step = json_string_value(json_object_get(att, "step"));
     json_int_t aid = json_integer_value(json_object_get(att, "attempt_id"));
+    size_t others = json_array_size(json_object_get(att, "other_runs"));
     char *id = xasprintf("attempt-%lld", (long long)aid);
-    char *label = xasprintf("run %lld\n%s", (long long)run, step ? step : "?");
+    char *label = others ? xasprintf("run %lld (+%zu runs)\n%s", (long long)run, others,
+                                     step ? step : "?")
+                         : xasprintf("run %lld\n%s", (long long)run, step ? step : "?");
     lineage_node(L, id, label, "box", "#bbf7d0");
     free(label);
     return id;
@@ -276,6 +279,9 @@ static void lineage_walk(struct lineage_dot *L, json_t *entries, const char *anc
     if (depth > 64)
         return;
     json_array_foreach(entries, i, ent) {
+        /* the same bytes as an artifact nearer the root (a copy): an edge back would be a cycle */
+        if (json_is_true(json_object_get(ent, "on_path")))
+            continue;
         const char *name = json_string_value(json_object_get(ent, "name"));
         char *art = artifact_node(L, json_object_get(ent, "artifact"), name);
         if (anchor) {

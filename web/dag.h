@@ -13,7 +13,7 @@
  * status is non-NULL, else labelled with their kinds. */
 void dag_pipeline_dot(const struct pipeline *p, const struct graph *g,
                       const enum step_status *status, struct strbuf *dot);
-/* The graph of a lineage document (doc_lineage_json plus "deployments"): artifacts, the
+/* The graph of a lineage document (doc_lineage plus "deployments"): artifacts, the
  * attempts that made and read them, deployments; *nodes and *edges say how many it drew. */
 void dag_lineage_dot(json_t *lineage, struct strbuf *dot, size_t *nodes, size_t *edges);
 

@@ -156,14 +156,19 @@ json_t *doc_catalog_table_json(const char *table, const struct catalog_row *rows
 #define DOC_LINEAGE_MAX_PER_ARTIFACT 20
 #define DOC_LINEAGE_MAX_NODES 500
 
-/* ARTIFACT (a sha256 or a unique prefix of >= 6 hex digits), else MODEL or MODEL:VERSION
- * (VERSION as 3 or v3): the artifact it names. 0, or -1 with e set (STORE_NOT_FOUND: "no
- * artifact or model 'x'"). out is released with artifact_row_release. */
-int doc_lineage_resolve(struct store *st, const char *arg, struct artifact_row *out,
-                        struct err *e);
-/* `sluice lineage --json` of artifact a: {"artifact", "upstream": [attempts with "inputs"],
- * "downstream": [attempts with "outputs"], "more_upstream"?, "more_downstream"?,
- * "truncated"}. NULL with e set on a store error. */
-json_t *doc_lineage_json(struct store *st, const struct artifact_row *a, struct err *e);
+/* `sluice lineage REF --json`. REF is an ARTIFACT (a sha256 or a unique prefix of >= 6 hex
+ * digits), else MODEL:VERSION (VERSION as 3 or v3) or MODEL, which is its deployed version,
+ * else its newest. {"artifact": {"sha256", "size" (null for a source), "kind", "uri"},
+ * "model"? (REF named one: {"name", "version", "status", "run", "step", "picked": "version" |
+ * "deployed" | "newest"}), "upstream": [attempts with "inputs"], "downstream": [attempts with
+ * "outputs"], "more_upstream"?, "more_downstream"?, "truncated"}. An attempt is {"run",
+ * "step", "attempt", "attempt_id", "status", "cached_from", "as", "reused"?, "other_runs"?
+ * (the runs that did the same work, folded into this one), "seen"? (expanded elsewhere),
+ * "inputs"/"outputs": [{"name", "artifact", "producers"/"consumers", "on_path"? (the same
+ * bytes as an artifact above it: not followed), "more"?}]}. Below the root, only attempts of
+ * the same run (unless none of them made an input). At the root, the model's run when REF
+ * named a model, else the newest run. NULL with e set (STORE_NOT_FOUND: "no artifact or
+ * model 'x'"). */
+json_t *doc_lineage(struct store *st, const char *ref, struct err *e);
 
 #endif

@@ -179,6 +179,15 @@ expect_success 'logs of a cache hit shows the reused attempt and says so' '
     grep -F "this is the log of run 1 step '\''train'\'' attempt 1" err
 '
 
+expect_success 'logs RUN without a step lists the steps, their attempts, and how to pick one' '
+    { sluice logs 4 >out 2>err; test $? = 2; } &&
+    test ! -s out &&
+    grep -Fx "error: which step of run 4? name one: sluice logs 4 STEP" err &&
+    grep -E "^  STEP +STATUS +ATTEMPTS$" err &&
+    grep -E "^  prep +succeeded +1$" err && grep -E "^  evaluate +succeeded +1$" err &&
+    grep -E "^  train +cached +0 \(a cache hit: its log is run 1.s\)$" err
+'
+
 expect_success 'logs of an unknown step lists the run steps' '
     ! sluice logs 1 nope 2>err &&
     grep -F "error: run 1 has no step '\''nope'\''; its steps: prep, train, evaluate" err
@@ -273,22 +282,25 @@ expect_success 'diff shows a changed pipeline text as a line diff' '
 
 # ---- lineage ----
 
+# Runs 1, 4 and 7 made the same report: the newest shows, the others are folded into it, and
+# below it every attempt is of that run.
 expect_success 'lineage goes up from the final output to the first step output' '
     r=$(json_out evaluate <show1.json) && m=$(json_out train <show1.json) &&
     p=$(json_out prep <show1.json) &&
     sluice lineage "$r" --json >lin.json &&
     json_check "
 assert d[\"artifact\"][\"sha256\"] == \"$r\" and d[\"artifact\"][\"kind\"] == \"file\"
-ev = d[\"upstream\"][0]
-assert ev[\"run\"] == 1 and ev[\"step\"] == \"evaluate\" and ev[\"as\"] == \"report.txt\", ev
+(ev,) = d[\"upstream\"]
+assert ev[\"run\"] == 7 and ev[\"step\"] == \"evaluate\" and ev[\"as\"] == \"report.txt\", ev
+assert ev[\"other_runs\"] == [1, 4], ev
 (model,) = ev[\"inputs\"]
 assert model[\"name\"] == \"model\" and model[\"artifact\"][\"sha256\"] == \"$m\"
-train = model[\"producers\"][0]
-assert train[\"step\"] == \"train\" and train[\"run\"] == 1
+(train,) = model[\"producers\"]
+assert train[\"step\"] == \"train\" and train[\"run\"] == 7 and \"other_runs\" not in train
 (data,) = train[\"inputs\"]
 assert data[\"artifact\"][\"sha256\"] == \"$p\"
-assert data[\"producers\"][0][\"step\"] == \"prep\"
-assert data[\"producers\"][0][\"inputs\"] == []
+(prep,) = data[\"producers\"]
+assert prep[\"step\"] == \"prep\" and prep[\"run\"] == 7 and prep[\"inputs\"] == []
 assert d[\"downstream\"] == []
 " <lin.json
 '
@@ -297,13 +309,66 @@ expect_success 'lineage takes a digest prefix and goes down to the consumers' '
     p=$(json_out prep <show1.json) &&
     sluice lineage "${p:0:10}" >lin.txt &&
     grep -Fx "artifact $p" lin.txt &&
-    grep -E "^  run 1 train \(attempt 1\) read it as .data.$" lin.txt &&
-    grep -E "^      run 1 evaluate \(attempt 1\) read it as .model.$" lin.txt
+    grep -E "^  run 7 train \(.*\) read it as .data.$" lin.txt &&
+    grep -E "^      run 7 evaluate \(attempt 1\) read it as .model.$" lin.txt &&
+    grep -Fx "  … and 4 earlier runs (1–4) of train read it too" lin.txt
 '
 
 expect_success 'lineage of something unknown says so' '
     ! sluice lineage nope 2>err && grep -Fx "error: no artifact or model '\''nope'\''" err &&
     ! sluice lineage 0000000000 2>err && grep -F "error: no artifact or model" err
+'
+
+# ---- diff: sources, cached ingests, code and data ----
+
+mkdir -p data steps
+printf 'id\n1\n' >data/customers_raw_2024_q1.csv
+printf 'id\n2\n' >data/customers_raw_2024_q2.csv
+printf 'k\n1\n' >data/lookup.csv
+printf 'cat "$1" "$2" >"$SLUICE_OUT/m.txt"\n' >steps/fit.sh
+cat >src.yaml <<'EOF'
+pipeline: src
+steps:
+  ingest:
+    kind: ingest
+    source: data/customers_raw_2024_q1.csv
+    outputs: [raw.csv]
+    cache: true
+  fit:
+    run: sh steps/fit.sh $SLUICE_IN_RAW data/lookup.csv
+    inputs: { raw: ingest/raw.csv }
+    outputs: [m.txt]
+    cache: true
+EOF
+sed "s/_q1/_q2/" src.yaml >src2.yaml
+last_id() { sluice show last --json | json_check 'print(d["id"])'; }
+
+expect_success 'diff shows a source whole, and a cached ingest still read its source' '
+    sluice run src.yaml >/dev/null 2>&1 && s1=$(last_id) &&
+    sluice run src.yaml >/dev/null 2>&1 && s2=$(last_id) &&
+    sluice run src2.yaml >/dev/null 2>&1 && s3=$(last_id) &&
+    sluice diff $s1 $s2 >d12.txt &&
+    grep -Fx "  ~ ingest status: succeeded -> cached" d12.txt &&
+    ! grep -F "source" d12.txt &&
+    sluice diff $s2 $s3 >d23.txt &&
+    q1=data/customers_raw_2024_q1.csv q2=data/customers_raw_2024_q2.csv &&
+    grep -Fx "  ~ ingest input source: $q1 -> $q2" d23.txt
+'
+
+expect_success 'a changed data file is data, a changed script code: in diff and the miss reason' '
+    s3=$(last_id) &&
+    printf "k\n2\n" >data/lookup.csv && printf "id\n3\n" >data/customers_raw_2024_q2.csv &&
+    printf "\n" >>steps/fit.sh &&
+    sluice run src2.yaml >/dev/null 2>&1 && s4=$(last_id) &&
+    sluice diff $s3 $s4 >d34.txt &&
+    grep -E "^  ~ fit data data/lookup.csv: [0-9a-f]{12} -> [0-9a-f]{12}$" d34.txt &&
+    grep -E "^  ~ fit code steps/fit.sh: [0-9a-f]{12} -> [0-9a-f]{12}$" d34.txt &&
+    grep -E "^  ~ ingest data data/customers_raw_2024_q2.csv: [0-9a-f]{12} -> " d34.txt &&
+    ! grep -F " file " d34.txt &&
+    sluice show $s4 >show4.txt &&
+    grep -F "ingest: cache miss: data '\''data/customers_raw_2024_q2.csv'\'' changed" show4.txt &&
+    grep -F "changed, data '\''data/lookup.csv'\'' changed, code '\''steps/fit.sh'\'' changed" \
+        show4.txt
 '
 
 # ---- errors and help ----

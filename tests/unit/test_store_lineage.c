@@ -1,10 +1,16 @@
 /* Tests for what the store records of a run's work: artifacts and their look-up by digest
- * prefix, step inputs and outputs and the lineage they make, the cache look-up, metrics and
- * events. Each test runs in a fresh mkdtemp folder (store_fixture.h). */
+ * prefix, step inputs and outputs and the lineage they make (and the lineage document walked
+ * from it), the cache look-up, metrics and events. Each test runs in a fresh mkdtemp folder
+ * (store_fixture.h). */
 #include <math.h>
 #include <string.h>
 
 #include "tests/unit/store_fixture.h"
+
+#include <jansson.h>
+
+#include "store/registry.h"
+#include "web/doc.h"
 
 /* ---- artifacts, lineage, cache ---------------------------------------------------------- */
 
@@ -125,6 +131,15 @@ static void test_io_and_lineage(void **state)
     assert_string_equal(edges[1].step, "train");
     assert_string_equal(edges[1].name, "train");
     assert_string_equal(edges[1].dir, "in");
+    /* each edge's attempt: number, status, cache origin, and what its work read */
+    assert_int_equal(edges[0].attempt_n, 1);
+    assert_string_equal(edges[0].status, "running");
+    assert_int_equal(edges[0].cached_from, 0);
+    char key[64];
+    snprintf(key, sizeof(key), "raw=%lld", (long long)raw);
+    assert_string_equal(edges[0].inputs_key, key);
+    snprintf(key, sizeof(key), "train=%lld", (long long)trainset);
+    assert_string_equal(edges[1].inputs_key, key);
     lineage_edges_free(edges, n);
     OK(store_lineage_edges(f->st, model, &edges, &n, E));
     assert_int_equal(n, 1);
@@ -133,6 +148,261 @@ static void test_io_and_lineage(void **state)
 
     assert_int_equal(store_io_add(f->st, ap, raw, "sideways", "x", &e), -1);
     assert_string_equal(e.msg, "invalid io direction 'sideways' (in or out)");
+}
+
+/* ---- lineage that tells the truth --------------------------------------------------------- */
+
+#define SRC "5050505000000000000000000000000000000000000000000000000000000005"
+#define SRC2 "5151515100000000000000000000000000000000000000000000000000000005"
+#define XD "7070707000000000000000000000000000000000000000000000000000000007"
+
+struct copy_runs {
+    int64_t src, src2, x;  /* artifact ids: two sources, and the data */
+    int64_t run[5];        /* runs 1-4 ingest SRC; run 5 ingests SRC2, to the same bytes */
+    int64_t ingest[5], copy[5], use[5]; /* each run's attempts */
+};
+
+/* A finished attempt n of step `name` of run, succeeded. */
+static int64_t done_attempt(struct store *st, int64_t run, const char *name, int n)
+{
+    int64_t a;
+    bool changed;
+    OK(store_attempt_insert(st, step_id(st, run, name), n, "/d", 0, &a, E));
+    OK(store_attempt_finish(st, a, "succeeded", 0, 0, 0, 0, 0, &changed, E));
+    return a;
+}
+
+/* Five runs of "ingest (prep) reads a source and writes X; copy (train) reads X and writes the
+ * same bytes X; evaluate reads X" — the churn pipeline of issue #10. */
+static void copy_runs(struct store *st, struct copy_runs *c)
+{
+    OK(store_artifact_put(st, SRC, 0, "source", "data/churn.csv", &c->src, E));
+    OK(store_artifact_put(st, SRC2, 0, "source", "data/churn2.csv", &c->src2, E));
+    OK(store_artifact_put(st, XD, 12, "file", "artifacts/x", &c->x, E));
+    for (int i = 0; i < 5; i++) {
+        c->run[i] = new_run(st, "churn");
+        c->ingest[i] = done_attempt(st, c->run[i], "prep", 1);
+        OK(store_io_add(st, c->ingest[i], i < 4 ? c->src : c->src2, "in", "source", E));
+        OK(store_io_add(st, c->ingest[i], c->x, "out", "raw.csv", E));
+        c->copy[i] = done_attempt(st, c->run[i], "train", 1);
+        OK(store_io_add(st, c->copy[i], c->x, "in", "x", E));
+        OK(store_io_add(st, c->copy[i], c->x, "out", "y.csv", E));
+        c->use[i] = done_attempt(st, c->run[i], "evaluate", 1);
+        OK(store_io_add(st, c->use[i], c->x, "in", "model", E));
+    }
+}
+
+static void assert_runs(const struct lineage_group *g, const int64_t *want, size_t n)
+{
+    assert_int_equal(g->nother, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(g->other_runs[i], want[i]);
+}
+
+static void test_lineage_side_folds_repeats(void **state)
+{
+    struct fx *f = *state;
+    struct copy_runs c;
+    copy_runs(f->st, &c);
+    struct lineage_group *g;
+    size_t n;
+
+    /* producers of X: one group per step and inputs, shown by the newest run */
+    OK(store_lineage_side(f->st, c.x, "out", 0, 0, &g, &n, E));
+    assert_int_equal(n, 3);
+    assert_string_equal(g[0].edge.step, "prep"); /* from SRC: runs 1-4, shown by run 4 */
+    assert_int_equal(g[0].edge.attempt_id, c.ingest[3]);
+    assert_string_equal(g[0].edge.name, "raw.csv");
+    assert_runs(&g[0], (int64_t[]){c.run[0], c.run[1], c.run[2]}, 3);
+    assert_string_equal(g[1].edge.step, "train"); /* every copy */
+    assert_int_equal(g[1].edge.attempt_id, c.copy[4]);
+    assert_runs(&g[1], c.run, 4);
+    assert_string_equal(g[2].edge.step, "prep"); /* from SRC2: run 5 alone */
+    assert_int_equal(g[2].edge.attempt_id, c.ingest[4]);
+    assert_int_equal(g[2].nother, 0);
+    lineage_groups_free(g, n);
+
+    /* a preferred run shows its own attempt; the others, earlier and later, are folded */
+    OK(store_lineage_side(f->st, c.x, "out", c.run[1], 0, &g, &n, E));
+    assert_int_equal(n, 3);
+    assert_int_equal(g[0].edge.attempt_id, c.ingest[1]);
+    assert_runs(&g[0], (int64_t[]){c.run[0], c.run[2], c.run[3]}, 3);
+    assert_int_equal(g[1].edge.attempt_id, c.copy[1]);
+    lineage_groups_free(g, n);
+
+    /* consumers: the copy and evaluate, each once */
+    OK(store_lineage_side(f->st, c.x, "in", 0, 0, &g, &n, E));
+    assert_int_equal(n, 2);
+    assert_string_equal(g[0].edge.step, "train");
+    assert_string_equal(g[0].edge.name, "x");
+    assert_int_equal(g[0].edge.attempt_id, c.copy[4]);
+    assert_runs(&g[0], c.run, 4);
+    assert_string_equal(g[1].edge.step, "evaluate");
+    lineage_groups_free(g, n);
+
+    /* only one run's attempts */
+    OK(store_lineage_side(f->st, c.x, "out", 0, c.run[2], &g, &n, E));
+    assert_int_equal(n, 2);
+    assert_int_equal(g[0].edge.attempt_id, c.ingest[2]);
+    assert_int_equal(g[1].edge.attempt_id, c.copy[2]);
+    assert_int_equal(g[0].nother + g[1].nother, 0);
+    lineage_groups_free(g, n);
+
+    /* a retry in a run is shown by its latest attempt, and the run is not counted twice */
+    int64_t again = done_attempt(f->st, c.run[4], "evaluate", 2);
+    OK(store_io_add(f->st, again, c.x, "in", "model", E));
+    OK(store_lineage_side(f->st, c.x, "in", 0, 0, &g, &n, E));
+    assert_int_equal(g[1].edge.attempt_id, again);
+    assert_int_equal(g[1].edge.attempt_n, 2);
+    assert_runs(&g[1], c.run, 4);
+    lineage_groups_free(g, n);
+
+    struct err e = ERR_INIT;
+    assert_int_equal(store_lineage_side(f->st, c.x, "up", 0, 0, &g, &n, &e), -1);
+    assert_string_equal(e.msg, "invalid io direction 'up' (in or out)");
+}
+
+/* The entries of a lineage list (upstream, or an input's producers) as "RUN STEP" lines. */
+static void entries(json_t *list, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    json_t *t;
+    buf[0] = '\0';
+    json_array_foreach(list, i, t) {
+        off += (size_t)snprintf(buf + off, len - off, "%s%lld %s", i ? ", " : "",
+                                (long long)json_integer_value(json_object_get(t, "run")),
+                                json_string_value(json_object_get(t, "step")));
+    }
+}
+
+static void test_lineage_doc_copy_and_repeats(void **state)
+{
+    struct fx *f = *state;
+    struct copy_runs c;
+    copy_runs(f->st, &c);
+    struct err e = ERR_INIT;
+    json_t *doc = doc_lineage(f->st, XD, &e);
+    assert_non_null(doc);
+    char got[256], want[256];
+    json_t *up = json_object_get(doc, "upstream");
+    entries(up, got, sizeof(got));
+    snprintf(want, sizeof(want), "%lld prep, %lld train, %lld prep", (long long)c.run[3],
+             (long long)c.run[4], (long long)c.run[4]);
+    assert_string_equal(got, want); /* each run once: 3 entries, not 10 */
+    assert_int_equal(json_array_size(json_object_get(json_array_get(up, 0), "other_runs")), 3);
+    /* the copy's input is X itself: listed, not followed — X is not its own ancestor */
+    json_t *copy = json_array_get(up, 1);
+    json_t *in = json_array_get(json_object_get(copy, "inputs"), 0);
+    assert_string_equal(json_string_value(json_object_get(in, "name")), "x");
+    assert_true(json_is_true(json_object_get(in, "on_path")));
+    assert_int_equal(json_array_size(json_object_get(in, "producers")), 0);
+    /* the ingest's source: a name, no size */
+    json_t *ingest = json_array_get(up, 0);
+    json_t *src = json_object_get(json_array_get(json_object_get(ingest, "inputs"), 0), "artifact");
+    assert_string_equal(json_string_value(json_object_get(src, "kind")), "source");
+    assert_true(json_is_null(json_object_get(src, "size")));
+    /* downstream: the copy's output is X again, not followed either */
+    json_t *down = json_object_get(doc, "downstream");
+    entries(down, got, sizeof(got));
+    snprintf(want, sizeof(want), "%lld train, %lld evaluate", (long long)c.run[4],
+             (long long)c.run[4]);
+    assert_string_equal(got, want);
+    json_t *out = json_array_get(json_object_get(json_array_get(down, 0), "outputs"), 0);
+    assert_true(json_is_true(json_object_get(out, "on_path")));
+    assert_false(json_is_true(json_object_get(doc, "truncated")));
+    json_decref(doc);
+
+    /* from the source down: the ingest of each run once, and below it only its own run */
+    doc = doc_lineage(f->st, SRC, &e);
+    assert_non_null(doc);
+    down = json_object_get(doc, "downstream");
+    assert_int_equal(json_array_size(down), 1);
+    json_t *raw = json_array_get(json_object_get(json_array_get(down, 0), "outputs"), 0);
+    entries(json_object_get(raw, "consumers"), got, sizeof(got));
+    snprintf(want, sizeof(want), "%lld train, %lld evaluate", (long long)c.run[3],
+             (long long)c.run[3]);
+    assert_string_equal(got, want);
+    json_decref(doc);
+}
+
+/* A cache hit's record: the work (and the source it read) is its original's. */
+static void test_lineage_doc_cache_hit(void **state)
+{
+    struct fx *f = *state;
+    struct copy_runs c;
+    copy_runs(f->st, &c);
+    int64_t run = new_run(f->st, "churn"), rec;
+    OK(store_attempt_insert(f->st, step_id(f->st, run, "prep"), 0, NULL, c.ingest[4], &rec, E));
+    OK(store_io_add(f->st, rec, c.x, "out", "raw.csv", E));
+    struct lineage_group *g;
+    size_t n;
+    OK(store_lineage_side(f->st, c.x, "out", 0, run, &g, &n, E));
+    assert_int_equal(n, 1);
+    assert_int_equal(g[0].edge.attempt_n, 0);
+    assert_int_equal(g[0].edge.cached_from, c.ingest[4]);
+    char key[64];
+    snprintf(key, sizeof(key), "source=%lld", (long long)c.src2); /* its original's inputs */
+    assert_string_equal(g[0].edge.inputs_key, key);
+    lineage_groups_free(g, n);
+    struct err e = ERR_INIT;
+    json_t *doc = doc_lineage(f->st, XD, &e);
+    assert_non_null(doc);
+    /* grouped with the run it reused, shown by the newer record, with the original's source */
+    json_t *rec_node = json_array_get(json_object_get(doc, "upstream"), 2);
+    assert_int_equal(json_integer_value(json_object_get(rec_node, "run")), run);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rec_node, "reused"),
+                                                        "run")), c.run[4]);
+    json_t *in = json_array_get(json_object_get(rec_node, "inputs"), 0);
+    assert_string_equal(json_string_value(json_object_get(in, "name")), "source");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(in, "artifact"), "uri")),
+        "data/churn2.csv");
+    json_decref(doc);
+}
+
+static void test_lineage_doc_model(void **state)
+{
+    struct fx *f = *state;
+    struct copy_runs c;
+    copy_runs(f->st, &c);
+    struct model_row m[3];
+    for (int i = 0; i < 3; i++)
+        OK(store_model_register(f->st, "churn", c.x, c.run[i], "approve", "{}", &m[i], E));
+    struct err e = ERR_INIT;
+    /* none deployed: MODEL is the newest version, and says so */
+    json_t *doc = doc_lineage(f->st, "churn", &e);
+    assert_non_null(doc);
+    json_t *model = json_object_get(doc, "model");
+    assert_int_equal(json_integer_value(json_object_get(model, "version")), 3);
+    assert_string_equal(json_string_value(json_object_get(model, "picked")), "newest");
+    json_decref(doc);
+    /* version 2 deployed: MODEL is version 2, made in its own run (not the newest run) */
+    OK(store_deployment_add(f->st, m[1].id, c.run[1], "/srv/churn", "blue", "deployed", E));
+    doc = doc_lineage(f->st, "churn", &e);
+    assert_non_null(doc);
+    model = json_object_get(doc, "model");
+    assert_int_equal(json_integer_value(json_object_get(model, "version")), 2);
+    assert_string_equal(json_string_value(json_object_get(model, "picked")), "deployed");
+    assert_int_equal(json_integer_value(json_object_get(model, "run")), c.run[1]);
+    json_t *first = json_array_get(json_object_get(doc, "upstream"), 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "run")), c.run[1]);
+    json_decref(doc);
+    /* MODEL:VERSION is that version */
+    doc = doc_lineage(f->st, "churn:v1", &e);
+    assert_non_null(doc);
+    model = json_object_get(doc, "model");
+    assert_int_equal(json_integer_value(json_object_get(model, "version")), 1);
+    assert_string_equal(json_string_value(json_object_get(model, "picked")), "version");
+    json_decref(doc);
+    /* a digest is no model */
+    doc = doc_lineage(f->st, XD, &e);
+    assert_null(json_object_get(doc, "model"));
+    json_decref(doc);
+    assert_null(doc_lineage(f->st, "nope", &e));
+    assert_int_equal(e.code, STORE_NOT_FOUND);
+    assert_string_equal(e.msg, "no artifact or model 'nope'");
+    for (int i = 0; i < 3; i++)
+        model_row_release(&m[i]);
 }
 
 /* A run of `pipeline` whose step `step` has cache key `key` and one attempt ending `status`. */
@@ -266,6 +536,10 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_artifacts),
         T(test_io_and_lineage),
+        T(test_lineage_side_folds_repeats),
+        T(test_lineage_doc_copy_and_repeats),
+        T(test_lineage_doc_cache_hit),
+        T(test_lineage_doc_model),
         T(test_cache_lookup),
         T(test_metrics),
         T(test_events),

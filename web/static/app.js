@@ -1344,7 +1344,8 @@
                 h('div', {class: 'meta'}, h('span', null, 'champion ',
                     h('b', {id: 'champion'}, champ ? 'v' + champ.version : 'none deployed')),
                 h('span', null, String(vs.length) + ' versions'),
-                h('span', null, link('/lineage/' + enc(data.name), 'lineage of the newest'))));
+                h('span', null, link('/lineage/' + enc(data.name),
+                    champ ? 'lineage of the champion' : 'lineage of the newest'))));
 
             const pending = vs.filter(v => v.status === 'pending');
             for (const [v, card] of cards) {
@@ -1383,7 +1384,8 @@
                     h('td', null, statusBadge(v.status)),
                     h('td', null, v.run ? runLink(v.run) : '–'),
                     h('td', null, fmtTime(v.created_at)),
-                    h('td', {class: 'mono', title: v.sha256}, link('/lineage/' + enc(v.sha256), short(v.sha256))),
+                    h('td', {class: 'mono', title: v.sha256}, link('/lineage/' + enc(data.name + ':' + v.version),
+                        short(v.sha256))),
                     h('td', {class: 'num'}, fmtBytes(v.size)),
                     h('td', {class: 'wrap small'}, metricsList(v.metrics)),
                     h('td', {class: 'wrap small'}, (v.approvals || []).map(a => h('div', null,
@@ -1570,13 +1572,23 @@
         if (!ctx.alive)
             return;
         const art = data.artifact || {};
-        add(main, [h('h1', null, 'Lineage of ', h('code', null, short(art.sha256))),
+        const source = art.kind === 'source';
+        const m = data.model;
+        add(main, [h('h1', null, 'Lineage of ', m ? ['model ', link('/models/' + enc(m.name), m.name),
+            ' v' + m.version, ' '] : null, h('code', null, short(art.sha256))),
+            m ? h('div', {class: 'meta', id: 'lineage-model'},
+                h('span', null, 'version ', h('b', null, 'v' + m.version), ' ', statusBadge(m.status)), h('span', null, 'registered by ', runLink(m.run), ' ', m.step || ''),
+                m.picked !== 'version' ? h('span', {class: 'muted'}, m.picked === 'deployed'
+                    ? 'the deployed version (name:VERSION shows another)'
+                    : 'the newest version: none is deployed') : null) : null,
             h('div', {class: 'meta'}, h('span', {class: 'mono'}, 'sha256 ', h('b', null, art.sha256 || '')),
-                h('span', null, 'size ', h('b', null, fmtBytes(art.size))),
+                source ? null : h('span', null, 'size ', h('b', null, fmtBytes(art.size))),
                 h('span', null, 'kind ', h('b', null, art.kind || '–')),
-                art.uri ? h('span', null, art.kind === 'source' ? 'source ' : 'stored at ', h('b', null, art.uri)) : null,
-                art.kind !== 'dir' && art.sha256 ? h('a', {href: '/api/artifacts/' + enc(art.sha256),
+                art.uri ? h('span', null, source ? 'source ' : 'stored at ', h('b', null, art.uri)) : null,
+                art.kind === 'file' && art.sha256 ? h('a', {href: '/api/artifacts/' + enc(art.sha256),
                     download: short(art.sha256)}, 'download') : null),
+            source ? note('A source is what an ingest read: the bytes it got are its output (downstream).')
+                : null,
             data.truncated ? note('The graph was cut at its size limit; open an artifact to see further.') : null]);
 
         /* nodes and edges from both trees, for the graph drawn here */
@@ -1603,6 +1615,8 @@
                 const tk = addAtt(t);
                 edges.push([tk, child]);
                 for (const i of t.inputs || []) {
+                    if (i.on_path)
+                        continue; /* the same bytes as an artifact nearer the root: no cycle */
                     const ak = addArt(i.artifact);
                     edges.push([ak, tk]);
                     walkUp(i.producers, ak);
@@ -1614,6 +1628,8 @@
                 const tk = addAtt(t);
                 edges.push([parent, tk]);
                 for (const o of t.outputs || []) {
+                    if (o.on_path)
+                        continue;
                     const ak = addArt(o.artifact);
                     edges.push([tk, ak]);
                     walkDown(o.consumers, ak);
@@ -1640,19 +1656,41 @@
         main.appendChild(section('Graph', graphImage('/api/lineage/' + enc(ref) + '/graph.svg',
             'lineage graph', () => drawGraph([...nodes.values()], uniq))));
 
-        const attemptItem = (t, kids) => h('li', null, runLink(t.run), ' ', h('b', null, t.step),
+        /* [1, 2, 3, 5] as "1–3, 5" */
+        const runRanges = runs => {
+            const parts = [];
+            for (let i = 0; i < runs.length;) {
+                let j = i;
+                while (j + 1 < runs.length && runs[j + 1] === runs[j] + 1)
+                    j++;
+                parts.push(j === i ? String(runs[i]) : runs[i] + (j === i + 1 ? ', ' : '–') + runs[j]);
+                i = j + 1;
+            }
+            return parts.join(', ');
+        };
+        const otherRuns = (t, up) => {
+            const rs = t.other_runs || [];
+            if (!rs.length)
+                return null;
+            const when = rs[rs.length - 1] < t.run ? 'earlier' : rs[0] > t.run ? 'later' : 'other';
+            return h('div', {class: 'muted small other-runs'}, '… and ' + rs.length + ' ' + when +
+                (rs.length === 1 ? ' run' : ' runs') + ' (' + runRanges(rs) + ') of ' + t.step +
+                (up ? ' made it too' : ' read it too'));
+        };
+        const attemptItem = (t, up, kids) => h('li', null, runLink(t.run), ' ', h('b', null, t.step),
             t.attempt ? ' attempt ' + t.attempt : '', ' ', statusBadge(t.status),
             t.reused ? [' (reused run ', runLink(t.reused.run), ' ', t.reused.step, ')'] : null,
-            t.seen ? h('span', {class: 'muted'}, ' (shown above)') : null, kids);
+            t.seen ? h('span', {class: 'muted'}, ' (shown above)') : null, kids, otherRuns(t, up));
         const artItem = (io, kids) => h('li', null, io.name ? h('code', null, io.name) : null, ' ',
             link('/lineage/' + enc(io.artifact.sha256), short(io.artifact.sha256)),
-            io.artifact.kind === 'source' && io.artifact.uri ? ' ' + io.artifact.uri : '',
-            ' ', h('span', {class: 'muted small'}, fmtBytes(io.artifact.size)),
+            io.artifact.kind === 'source' ? ' source ' + (io.artifact.uri || '')
+                : [' ', h('span', {class: 'muted small'}, fmtBytes(io.artifact.size))],
+            io.on_path ? h('span', {class: 'muted'}, ' (the same content as above: not followed)') : null,
             io.more ? h('span', {class: 'muted'}, ' (+' + io.more + ' more)') : null, kids);
-        const up = list => h('ul', null, (list || []).map(t => attemptItem(t,
+        const up = list => h('ul', null, (list || []).map(t => attemptItem(t, true,
             t.inputs && t.inputs.length ? h('ul', null, t.inputs.map(i => artItem(i,
                 i.producers && i.producers.length ? up(i.producers) : null))) : null)));
-        const down = list => h('ul', null, (list || []).map(t => attemptItem(t,
+        const down = list => h('ul', null, (list || []).map(t => attemptItem(t, false,
             t.outputs && t.outputs.length ? h('ul', null, t.outputs.map(o => artItem(o,
                 o.consumers && o.consumers.length ? down(o.consumers) : null))) : null)));
         main.append(h('div', {class: 'grid2'},
