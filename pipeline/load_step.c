@@ -497,6 +497,41 @@ static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
     return ok;
 }
 
+/* The params a step sees, each a declared one, once. */
+static bool key_params(struct loader *L, struct step *s, const struct ynode *v)
+{
+    char shown[YTEXT_SHOW_MAX], msg[MSG_MAX];
+    struct sval *list = NULL; /* never NULL after get_list, even for [] (it sees none) */
+    size_t n = 0;
+    if (!get_list(L, "params", v, &list, &n))
+        return false;
+    bool ok = true;
+    struct strmap seen = STRMAP_INIT;
+    for (size_t i = 0; i < n; i++) {
+        enum expr_type type;
+        size_t first;
+        ytext_show(shown, list[i].s, strlen(list[i].s));
+        L->miss_kind = 0;
+        if (!L->scope.param_type(L->scope.data, list[i].s, &type)) {
+            snprintf(msg, sizeof(msg), "unknown parameter '%s' in 'params' of %s", shown, L->who);
+            load_suggest_miss(L, msg, sizeof(msg));
+            load_err_pos(L, list[i].pos, "%s", msg);
+            ok = false;
+        } else if (!strmap_add(&seen, list[i].s, i, &first)) {
+            load_err_pos(L, list[i].pos, "parameter '%s' is listed twice in 'params' of %s",
+                         shown, L->who);
+            ok = false;
+        }
+    }
+    strmap_release(&seen);
+    for (size_t i = 0; i < s->nparams; i++)
+        free(s->params[i].s);
+    free(s->params);
+    s->params = list;
+    s->nparams = n;
+    return ok;
+}
+
 static bool key_source(struct loader *L, struct step *s, const struct ynode *v)
 {
     char shown[YTEXT_SHOW_MAX];
@@ -613,6 +648,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_CACHE] = {"cache", ALL, NULL, SK_CACHE, V_BOOL, NULL, F(cache), 0},
     [K_WORKDIR] = {"workdir", CMD, CMD_TEXT, SK_WORKDIR, V_FN, key_workdir, 0, 0},
     [K_ENV] = {"env", CMD, CMD_TEXT, SK_ENV, V_FN, key_env, 0, 0},
+    [K_PARAMS] = {"params", CMD, CMD_TEXT, 0, V_FN, key_params, 0, 0},
     [K_SOURCE] = {"source", KB(KIND_INGEST), "ingest steps", 0, V_FN, key_source, 0, 0},
     [K_SHA256] = {"sha256", KB(KIND_INGEST), "ingest steps", 0, V_FN, key_sha256, 0, 0},
     [K_MAX_SIZE] = {"max_size", KB(KIND_INGEST), "ingest steps", SK_MAX_SIZE, V_SIZE, NULL,

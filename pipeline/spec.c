@@ -77,6 +77,7 @@ static void step_release(struct step *s)
         tmpl_release(&s->env[i].value);
     }
     free(s->env);
+    svals_free(s->params, s->nparams);
     free(s->source.s);
     free(s->sha256.s);
     ref_release(&s->input);

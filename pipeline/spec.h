@@ -122,6 +122,9 @@ struct step {
     char *workdir;          /* NULL = the pipeline file's folder; relative to it otherwise */
     struct env_var *env;
     size_t nenv;
+    struct sval *params;    /* params: [a, b], the only params it sees as SLUICE_PARAM_* and
+                             * is keyed on; NULL when absent (it sees all) */
+    size_t nparams;
 
     /* built-ins */
     struct sval source;        /* ingest */

@@ -236,6 +236,10 @@ struct output_rec *find_output(struct run_ctx *run, const char *step, const char
 size_t step_refs(const struct step *sp, const struct ref **out, size_t max);
 /* A param's value in this run, typed by its declaration (borrowed until the next call). */
 int env_param(void *data, const char *name, struct value *out);
+/* A param's value in this run as given (-p) or declared: the text of its SLUICE_PARAM_. */
+const char *run_param_text(const struct run_ctx *run, const struct param *p);
+/* Whether the step sees the param as SLUICE_PARAM_* (all do, unless it lists params:). */
+bool step_sees_param(const struct step *sp, const char *name);
 /* Expand a template against the run; NULL with e set. */
 char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct err *e);
 

@@ -414,6 +414,24 @@ static char *env_name(const char *prefix, const char *name)
     return s;
 }
 
+const char *run_param_text(const struct run_ctx *run, const struct param *p)
+{
+    for (size_t k = 0; k < run->row.nparams; k++)
+        if (!strcmp(run->row.params[k].name, p->name))
+            return run->row.params[k].value;
+    return p->value;
+}
+
+bool step_sees_param(const struct step *sp, const char *name)
+{
+    if (!sp->params)
+        return true;
+    for (size_t i = 0; i < sp->nparams; i++)
+        if (!strcmp(sp->params[i].s, name))
+            return true;
+    return false;
+}
+
 static bool ours(const char *kv)
 {
     static const char *const exact[] = {"SLUICE_RUN_ID=", "SLUICE_STEP=", "SLUICE_ATTEMPT=",
@@ -453,13 +471,11 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
         free(path);
     }
     for (size_t i = 0; i < run->pipe->nparams; i++) {
-        struct param *p = &run->pipe->params[i];
-        const char *v = p->value;
-        for (size_t k = 0; k < run->row.nparams; k++)
-            if (!strcmp(run->row.params[k].name, p->name))
-                v = run->row.params[k].value;
+        const struct param *p = &run->pipe->params[i];
+        if (!step_sees_param(sp, p->name))
+            continue;
         char *name = env_name("SLUICE_PARAM_", p->name);
-        argv_push(&a, xasprintf("%s=%s", name, v));
+        argv_push(&a, xasprintf("%s=%s", name, run_param_text(run, p)));
         free(name);
     }
     for (size_t i = 0; i < sp->nenv; i++) {

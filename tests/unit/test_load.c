@@ -291,6 +291,54 @@ static void test_defaults_applied(void **state)
     free(d.msg);
 }
 
+/* params: [a, b] names the params a command step sees (and is keyed on); defaults may set it. */
+static void test_step_params(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "params: { lr: 0.1, depth: 4, seed: 7 }\n"
+                              "defaults: { params: [seed] }\n"
+                              "steps:\n"
+                              "  a: { run: echo a }\n"
+                              "  b: { run: echo b, params: [depth, lr] }\n"
+                              "  c: { run: echo c, params: [] }\n"
+                              "  d: { kind: approve }\n",
+                              &dl);
+    assert_non_null(p);
+    struct step *a = pipeline_step(p, "a"), *b = pipeline_step(p, "b");
+    struct step *c = pipeline_step(p, "c"), *d = pipeline_step(p, "d");
+    assert_int_equal(a->nparams, 1);
+    assert_string_equal(a->params[0].s, "seed");
+    assert_int_equal(b->nparams, 2);
+    assert_string_equal(b->params[0].s, "depth");
+    assert_string_equal(b->params[1].s, "lr");
+    assert_int_equal(b->params[1].pos.line, 6);
+    assert_int_equal(b->params[1].pos.col, 37);
+    assert_non_null(c->params); /* sees none, which is not "all" */
+    assert_int_equal(c->nparams, 0);
+    assert_null(d->params); /* not a command step: the defaults' list does not apply */
+    pipeline_free(p);
+
+    expect_error("pipeline: x\nparams: { max_depth: 4 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: [max_dpth]\n",
+                 6, 14,
+                 "unknown parameter 'max_dpth' in 'params' of step 'a'; did you mean "
+                 "'max_depth'?");
+    expect_error("pipeline: x\nparams: { lr: 1 }\ndefaults:\n  params: [lr, nope]\n"
+                 "steps:\n  a: { run: a }\n  b: { run: b }\n",
+                 4, 16, "unknown parameter 'nope' in 'params' of 'defaults'");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: [lr, lr]\n",
+                 6, 18, "parameter 'lr' is listed twice in 'params' of step 'a'");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    kind: approve\n"
+                 "    params: [lr]\n",
+                 6, 5, "'params' applies only to command steps; step 'a' is an 'approve' step");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: { lr: 1 }\n",
+                 6, 13, "'params' must be a list of strings, got a mapping");
+}
+
 static void test_crawl_output(void **state)
 {
     (void)state;
@@ -654,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_step_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
