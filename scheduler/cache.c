@@ -1,5 +1,5 @@
-/* The cache key of a step — kind, command, env, the params it uses, input digests, the
- * contents of the files it names — and what changed when a key misses. */
+/* The cache key of a step — kind, command, env, the params it sees or uses, input digests,
+ * the contents of the files it names — and what changed when a key misses. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -13,18 +13,20 @@
 #include "scheduler/engine_int.h"
 #include "util/xalloc.h"
 
+/* A param's text as given: -p x=1.10 and x=1.1 reach a step's environment differently. */
+static void add_param(json_t *params, struct run_ctx *run, const char *name)
+{
+    const struct param *p = pipeline_param(run->pipe, name);
+    if (p && !json_object_get(params, name))
+        json_object_set_new(params, name, json_string(run_param_text(run, p)));
+}
+
 static void collect_params(const struct expr *x, json_t *params, struct run_ctx *run)
 {
     if (!x)
         return;
-    if (x->op == EXPR_PARAM && !json_object_get(params, x->name)) {
-        struct value v = {0};
-        if (env_param(run, x->name, &v) == 0) {
-            char *txt = value_to_string(&v);
-            json_object_set_new(params, x->name, json_string(txt));
-            free(txt);
-        }
-    }
+    if (x->op == EXPR_PARAM)
+        add_param(params, run, x->name);
     collect_params(x->lhs, params, run);
     collect_params(x->rhs, params, run);
 }
@@ -97,6 +99,10 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     json_object_set_new(o, "shell", json_boolean(shell));
     for (size_t i = 0; i < sp->ndeps; i++)
         add_file(files, run, workdir, sp->deps[i].s);
+    /* A command step sees params as SLUICE_PARAM_*: all of them, or those of its params:. */
+    for (size_t i = 0; !step_kind_builtin(sp->kind) && i < run->pipe->nparams; i++)
+        if (step_sees_param(sp, run->pipe->params[i].name))
+            add_param(params, run, run->pipe->params[i].name);
     tmpl_params(sp->run_shell, params, run);
     for (size_t i = 0; i < sp->run_argc; i++)
         tmpl_params(&sp->run_argv[i], params, run);
