@@ -126,19 +126,20 @@ struct step {
                              * is keyed on; NULL when absent (it sees all) */
     size_t nparams;
 
-    /* built-ins */
-    struct sval source;        /* ingest */
-    struct sval sha256;        /* ingest: 64 lowercase hex digits */
+    /* built-ins; their string fields are templates (src NULL when absent), expanded per run.
+     * A value without `${{ }}` is checked by its rule when loaded, one with them when run. */
+    struct tmpl source;        /* ingest: a path (relative to dir) or a file/http(s) URL */
+    struct tmpl sha256;        /* ingest: 64 hex digits */
     int64_t max_size;          /* ingest, default 10 GiB */
     struct ref input;          /* crawl: step is NULL when absent */
-    struct sval table;         /* crawl */
+    struct tmpl table;         /* crawl: a name (NAME_RULE) */
     enum on_drift on_drift;    /* crawl, default warn */
-    struct sval *expect;       /* crawl: quality rules, as written */
+    struct sval *expect;       /* crawl: quality rules, as written (no templates) */
     size_t nexpect;
     struct ref model;          /* approve, deploy: step is NULL when absent */
-    struct sval model_name;    /* approve */
-    struct sval target;        /* deploy */
-    struct sval health;        /* deploy */
+    struct tmpl model_name;    /* approve: a name; default: the pipeline's name */
+    struct tmpl target;        /* deploy: a folder, relative to dir */
+    struct tmpl health;        /* deploy: an http(s) URL */
     int64_t health_timeout_ms; /* deploy, default 30s */
 };
 
@@ -157,6 +158,13 @@ struct pipeline {
     struct step *steps; /* in file order */
     size_t nsteps;
 };
+
+/* The rules of names (pipeline, step, model and table names) and of health URLs
+ * (http(s)://HOST[:PORT][/PATH]), for values as written and as a run expands them. */
+#define SPEC_NAME_RULE                                                                             \
+    "use 1 to 64 lowercase letters, digits, '_' and '-', starting with a letter or digit"
+bool spec_valid_name(const char *s, size_t len);
+bool spec_valid_url(const char *u);
 
 /* Look-ups; NULL when absent. */
 struct step *pipeline_step(const struct pipeline *p, const char *name);

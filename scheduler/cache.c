@@ -65,7 +65,7 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     const struct step *sp = s->spec;
     json_t *o = json_object();
     json_t *params = json_object(), *inputs = json_object(), *files = json_object(),
-           *env = json_object();
+           *env = json_object(), *fields = json_object();
     json_object_set_new(o, "kind", json_string(step_kind_name(sp->kind)));
     bool shell = false;
     /* The attempt folder differs on every attempt; it is no part of what is computed. */
@@ -79,6 +79,7 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
         json_decref(inputs);
         json_decref(files);
         json_decref(env);
+        json_decref(fields);
         return -1;
     }
     const char *workdir = sp->workdir ? sp->workdir : run->pipe->dir;
@@ -106,6 +107,17 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     tmpl_params(sp->run_shell, params, run);
     for (size_t i = 0; i < sp->run_argc; i++)
         tmpl_params(&sp->run_argv[i], params, run);
+    /* A built-in's fields as expanded: its command shows most, never a crawl's table. */
+    const struct tmpl *t;
+    const char *k;
+    for (size_t i = 0; step_kind_builtin(sp->kind) && (k = step_field_at(sp, i, &t)); i++) {
+        char *v = NULL;
+        if (t->src && step_field(run, sp, k, &v, e) == 0) {
+            json_object_set_new(fields, k, json_string(v));
+            tmpl_params(t, params, run);
+            free(v);
+        }
+    }
     for (size_t i = 0; i < sp->nenv; i++) {
         tmpl_params(&sp->env[i].value, params, run);
         struct err ee = ERR_INIT;
@@ -125,6 +137,7 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     json_object_set_new(o, "inputs", inputs);
     json_object_set_new(o, "files", files);
     json_object_set_new(o, "env", env);
+    json_object_set_new(o, "fields", fields);
     json_t *outs = json_array();
     for (size_t i = 0; i < sp->noutputs; i++)
         json_array_append_new(outs, json_string(sp->outputs[i].s));
@@ -181,6 +194,7 @@ char *cache_explain_miss(const char *old_info, const char *new_info)
         explain_section(&sb, a, b, "inputs", "input");
         explain_section(&sb, a, b, "files", "code");
         explain_section(&sb, a, b, "env", "env");
+        explain_section(&sb, a, b, "fields", "field");
         if (!json_equal(json_object_get(a, "command"), json_object_get(b, "command")) &&
             !sb.len)
             strbuf_addstr(&sb, "command changed");

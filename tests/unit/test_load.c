@@ -82,7 +82,7 @@ static void test_tumour_loads(void **state)
     assert_int_equal(train->memory_bytes, (int64_t)1 << 30);
     struct step *approve = pipeline_step(p, "approve");
     assert_int_equal(approve->timeout_ms, (int64_t)7 * 24 * 3600 * 1000);
-    assert_string_equal(approve->model_name.s, "tumour");
+    assert_string_equal(approve->model_name.src, "tumour");
     assert_string_equal(approve->model.step, "train");
     assert_string_equal(approve->model.output, "model.pkl");
     assert_non_null(approve->when);
@@ -337,6 +337,66 @@ static void test_step_params(void **state)
     expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    run: echo\n"
                  "    params: { lr: 1 }\n",
                  6, 13, "'params' must be a list of strings, got a mapping");
+}
+
+/* Built-ins' string fields are templates, checked at load; their rules wait for the run. */
+static void test_builtin_templates(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "params: { input_data: d.csv, sum: x, t: events, url: x }\n"
+                              "steps:\n"
+                              "  in:\n"
+                              "    kind: ingest\n"
+                              "    source: ${{ params.input_data }}\n"
+                              "    sha256: ${{ params.sum }}\n"
+                              "    outputs: [d.csv]\n"
+                              "  crawl: { kind: crawl, input: in/d.csv,\n"
+                              "           table: '${{ params.t }}' }\n"
+                              "  ok:\n"
+                              "    kind: approve\n"
+                              "    model: in/d.csv\n"
+                              "    model_name: m-${{ run.id }}\n"
+                              "  go:\n"
+                              "    kind: deploy\n"
+                              "    model: in/d.csv\n"
+                              "    target: serving/${{ params.t }}\n"
+                              "    health: ${{ params.url }}\n",
+                              &dl);
+    if (!p)
+        for (size_t i = 0; i < dl.n; i++)
+            print_message("%d:%d: %s\n", dl.items[i].line, dl.items[i].col, dl.items[i].msg);
+    assert_non_null(p);
+    struct step *in = pipeline_step(p, "in"), *go = pipeline_step(p, "go");
+    assert_string_equal(in->source.src, "${{ params.input_data }}");
+    assert_int_equal(in->source.nparts, 1);
+    assert_non_null(in->source.parts[0].expr);
+    assert_int_equal(in->source.pos.line, 6); /* where the text starts */
+    assert_int_equal(in->source.pos.col, 13);
+    assert_string_equal(in->sha256.src, "${{ params.sum }}");
+    assert_string_equal(pipeline_step(p, "crawl")->table.src, "${{ params.t }}");
+    assert_string_equal(pipeline_step(p, "ok")->model_name.src, "m-${{ run.id }}");
+    assert_int_equal(go->target.nparts, 2);
+    assert_string_equal(go->target.parts[0].lit, "serving/");
+    assert_string_equal(go->health.src, "${{ params.url }}");
+    assert_null(pipeline_step(p, "in")->health.src); /* absent */
+    pipeline_free(p);
+
+    /* an unknown param points into the value, with a did-you-mean */
+    expect_error("pipeline: x\nparams: { input_data: d }\nsteps:\n  in:\n    kind: ingest\n"
+                 "    source: ${{ params.input_dat }}\n    outputs: [d]\n",
+                 6, 17, "unknown parameter 'input_dat'; did you mean 'input_data'?");
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  d:\n    kind: deploy\n"
+                 "    model: a/m\n    target: t\n    health: \"http://h/${{ steps.b.status }}\"\n",
+                 8, 27, "unknown step 'b'");
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  d:\n    kind: deploy\n"
+                 "    model: a/m\n    target: ${{ params.t\n",
+                 7, 13, "unterminated '${{'");
+    /* a value without a template is checked as written */
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  c:\n    kind: crawl\n"
+                 "    input: a/m\n    table: Events\n",
+                 7, 12, "bad table 'Events': " SPEC_NAME_RULE);
 }
 
 static void test_crawl_output(void **state)
@@ -702,7 +762,7 @@ int main(void)
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_step_params),
+        cmocka_unit_test(test_step_params),    cmocka_unit_test(test_builtin_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
