@@ -321,9 +321,10 @@ expect_exit 2 'catalog with two tables is a usage error' 'sluice catalog a b 2>e
 
 # ---- names from params -------------------------------------------------------------------------
 
-# the crawler's pipeline with its table from a param, and an approve step naming its model
-sed -e "s/^pipeline: crawler/pipeline: named/" -e "s/table: tumours/table: \${{ params.table }}/" \
-    pipe/crawl.yaml >pipe/named.yaml
+# the crawler's pipeline with its table from a param (and cached), and an approve step naming
+# its model
+sed -e "s/^pipeline: crawler/pipeline: named/" \
+    -e "s/table: tumours/table: \${{ params.table }}\n    cache: true/" pipe/crawl.yaml >pipe/named.yaml
 cat >>pipe/named.yaml <<'EOF'
   approve:
     kind: approve
@@ -345,6 +346,15 @@ expect_success 'a table that is no name once expanded fails the crawl before it 
     step_message $r crawl |
         grep -F "bad table ${q}Visits$q (from ${q}\${{ params.table }}$q): use 1 to 64" &&
     test ! -e .sluice/runs/$r/crawl
+'
+expect_success 'a cached crawl runs again for another table, which is part of its key' '
+    sluice run pipe/named.yaml --auto-approve -p table=visits >out 2>err &&
+    test "$(step_status $(last_run) crawl)" = cached &&
+    sluice run pipe/named.yaml --auto-approve -p table=trips >out 2>err &&
+    r=$(last_run) && test "$(step_status $r crawl)" = succeeded &&
+    db "SELECT detail FROM events WHERE run_id = $r AND what = ${q}cache$q" >why && cat why &&
+    grep -F "cache miss: param ${q}table$q visits -> trips" why &&
+    sluice catalog trips >out
 '
 expect_success 'a model_name that is no name fails the approve step' '
     { sluice run pipe/named.yaml --auto-approve -p model=A >out 2>err; test $? = 1; } &&
