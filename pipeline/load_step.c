@@ -308,6 +308,10 @@ static bool key_outputs(struct loader *L, struct step *s, const struct ynode *v)
             load_err_pos(L, o->pos, "output '%s' must be a relative path inside $SLUICE_OUT",
                          ytext_show(shown, o->s, strlen(o->s)));
             ok = false;
+        } else if (strstr(o->s, "${{")) { /* other steps name it before any run */
+            load_err_pos(L, o->pos, "output '%s' cannot be a template: an output's name is fixed",
+                         ytext_show(shown, o->s, strlen(o->s)));
+            ok = false;
         } else if (!strmap_add(&seen, o->s, i, &first)) {
             load_err_pos(L, o->pos, "output '%s' is declared twice (first at %d:%d)",
                          ytext_show(shown, o->s, strlen(o->s)), s->outputs[first].pos.line,
@@ -427,15 +431,6 @@ static bool key_resources(struct loader *L, struct step *s, const struct ynode *
     return ok;
 }
 
-static bool key_workdir(struct loader *L, struct step *s, const struct ynode *v)
-{
-    const char *str = NULL;
-    if (!load_get_str(L, "workdir", v, &str))
-        return false;
-    free(s->workdir);
-    s->workdir = xstrdup(str);
-    return true;
-}
 
 static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
 {
@@ -519,6 +514,28 @@ static bool get_field(struct loader *L, const char *key, const struct ynode *v, 
     return true;
 }
 
+/* deps: a path or a list of paths, each a template. */
+static bool key_deps(struct loader *L, struct step *s, const struct ynode *v)
+{
+    struct sval *items = NULL;
+    size_t n = 0;
+    if (!get_list(L, "deps", v, &items, &n))
+        return false;
+    struct tmpl *deps = xcalloc(n, sizeof(*deps));
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        ok = get_tmpl(L, &deps[i], v->type == YNODE_SEQ ? v->kids[i] : v) && ok;
+        free(items[i].s);
+    }
+    free(items);
+    for (size_t i = 0; i < s->ndeps; i++)
+        tmpl_release(&s->deps[i]);
+    free(s->deps);
+    s->deps = deps; /* a failed template is left released: nothing to expand */
+    s->ndeps = n;
+    return ok;
+}
+
 /* A value with `${{`: its field's rule is checked on what a run expands it to. */
 static bool templated(const struct ynode *v)
 {
@@ -589,7 +606,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_INPUTS] = {"inputs", CMD, CMD_TEXT, 0, V_FN, key_inputs, 0, 0},
     [K_OUTPUTS] = {"outputs", CMD | KB(KIND_INGEST), "command and ingest steps", 0, V_FN,
                    key_outputs, 0, 0},
-    [K_DEPS] = {"deps", CMD, CMD_TEXT, 0, V_LIST, NULL, F(deps), F(ndeps)},
+    [K_DEPS] = {"deps", CMD, CMD_TEXT, 0, V_FN, key_deps, 0, 0},
     [K_WHEN] = {"when", ALL, NULL, SK_WHEN, V_FN, key_when, 0, 0},
     [K_RETRIES] = {"retries", ALL, NULL, SK_RETRIES, V_FN, key_retries, 0, 0},
     [K_RETRY_DELAY] = {"retry_delay", ALL, NULL, SK_RETRY_DELAY, V_DURATION, NULL,
@@ -598,7 +615,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_EXECUTOR] = {"executor", CMD, CMD_TEXT, SK_EXECUTOR, V_FN, key_executor, 0, 0},
     [K_RESOURCES] = {"resources", CMD, CMD_TEXT, SK_RESOURCES, V_FN, key_resources, 0, 0},
     [K_CACHE] = {"cache", ALL, NULL, SK_CACHE, V_BOOL, NULL, F(cache), 0},
-    [K_WORKDIR] = {"workdir", CMD, CMD_TEXT, SK_WORKDIR, V_FN, key_workdir, 0, 0},
+    [K_WORKDIR] = {"workdir", CMD, CMD_TEXT, SK_WORKDIR, V_TMPL, NULL, F(workdir), 0},
     [K_ENV] = {"env", CMD, CMD_TEXT, SK_ENV, V_FN, key_env, 0, 0},
     [K_PARAMS] = {"params", CMD, CMD_TEXT, 0, V_FN, key_params, 0, 0},
     [K_SOURCE] = {"source", KB(KIND_INGEST), "ingest steps", 0, V_FN, key_source, 0, 0},

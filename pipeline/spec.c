@@ -116,11 +116,13 @@ static void step_release(struct step *s)
         ref_release(&s->inputs[i]);
     free(s->inputs);
     svals_free(s->outputs, s->noutputs);
-    svals_free(s->deps, s->ndeps);
+    for (size_t i = 0; s->deps && i < s->ndeps; i++)
+        tmpl_release(&s->deps[i]);
+    free(s->deps);
     expr_free(s->when);
     free(s->when_src);
     free(s->executor);
-    free(s->workdir);
+    tmpl_release(&s->workdir);
     for (size_t i = 0; i < s->nenv; i++) {
         free(s->env[i].name);
         tmpl_release(&s->env[i].value);

@@ -106,7 +106,7 @@ struct step {
     size_t ninputs;
     struct sval *outputs;   /* declared output names (relative paths under $SLUICE_OUT) */
     size_t noutputs;
-    struct sval *deps;      /* deps: files whose content is part of the cache key */
+    struct tmpl *deps;      /* deps: files whose content is part of the cache key */
     size_t ndeps;
     struct expr *when;      /* NULL when absent */
     char *when_src;
@@ -119,7 +119,7 @@ struct step {
     int cpus;               /* resources.cpus, default 1 */
     int64_t memory_bytes;   /* resources.memory, 0 = unspecified */
     bool cache;
-    char *workdir;          /* NULL = the pipeline file's folder; relative to it otherwise */
+    struct tmpl workdir;    /* src NULL = the pipeline file's folder; relative to it otherwise */
     struct env_var *env;
     size_t nenv;
     struct sval *params;    /* params: [a, b], the only params it sees as SLUICE_PARAM_* and

@@ -180,10 +180,10 @@ char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct 
     return s;
 }
 
-/* ---- built-ins' string fields ---- */
+/* ---- string fields (beside run:, env: and deps:) ---- */
 
 enum field_rule { RULE_TEXT, RULE_NAME, RULE_URL, RULE_PATH };
-enum { F_SOURCE, F_SHA256, F_TABLE, F_MODEL_NAME, F_TARGET, F_HEALTH, NFIELDS };
+enum { F_SOURCE, F_SHA256, F_TABLE, F_MODEL_NAME, F_TARGET, F_HEALTH, F_WORKDIR, NFIELDS };
 
 /* What a field must be once expanded. The ingest built-in checks source and sha256 itself,
  * before it reads anything; a name or URL is checked here, before anything runs. */
@@ -198,6 +198,7 @@ static const struct field_def {
     [F_MODEL_NAME] = {"model_name", offsetof(struct step, model_name), RULE_NAME},
     [F_TARGET] = {"target", offsetof(struct step, target), RULE_PATH},
     [F_HEALTH] = {"health", offsetof(struct step, health), RULE_URL},
+    [F_WORKDIR] = {"workdir", offsetof(struct step, workdir), RULE_PATH},
 };
 
 const char *step_field_at(const struct step *sp, size_t i, const struct tmpl **t)

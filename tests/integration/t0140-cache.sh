@@ -163,6 +163,7 @@ pipeline: cache-env
 params:
   x: 1
   y: a
+  sub: conf
 steps:
   reads_x:
     run: echo "x=$SLUICE_PARAM_X" > "$SLUICE_OUT/x.txt"; echo "$SLUICE_RUN_ID" >> "$COUNT/reads_x"
@@ -175,7 +176,18 @@ steps:
     params: [y]
     outputs: [y.txt]
     cache: true
+  in_conf:
+    run: |
+      pwd > "$SLUICE_OUT/pwd.txt"
+      cat "$SLUICE_PARAM_Y.ini" >> "$SLUICE_OUT/pwd.txt"
+    workdir: ${{ params.sub }}
+    deps: ["${{ params.y }}.ini"]
+    params: [y]
+    outputs: [pwd.txt]
+    cache: true
 EOF
+echo a >pipe/conf/a.ini
+echo b >pipe/conf/b.ini
 env_run() { PIPE=pipe/env.yaml run_ok "$@"; }
 # out_text RUN STEP NAME: the content of that output of the step in that run
 out_text() {
@@ -214,6 +226,17 @@ expect_success 'a param given as other text is a miss: 1.10 is not 1.1 to a step
     env_run -p x=1.10 && test "$(times reads_x)" = $((n + 1)) &&
     test "$(out_text $r reads_x x.txt)" = "x=1.10" &&
     case "$(step_field $r reads_x message)" in *"param ${q}x$q 1.1 -> 1.10"*) ;; *) false ;; esac
+'
+expect_success 'workdir: from a param is relative to the pipeline folder' '
+    env_run && printf "%s\na\n" "$TRASH/pipe/conf" >want &&
+    out_text $r in_conf pwd.txt >got && test_cmp want got
+'
+
+expect_success 'a deps: file named by a template is part of the key: code conf/a.ini' '
+    env_run && test "$(step_field $r in_conf status)" = cached &&
+    echo "a again" >pipe/conf/a.ini &&
+    env_run && test "$(step_field $r in_conf status)" = succeeded &&
+    step_field $r in_conf message | grep -F "code ${q}conf/a.ini$q changed"
 '
 
 done_testing

@@ -339,8 +339,9 @@ static void test_step_params(void **state)
                  6, 13, "'params' must be a list of strings, got a mapping");
 }
 
-/* Built-ins' string fields are templates, checked at load; their rules wait for the run. */
-static void test_builtin_templates(void **state)
+/* String fields are templates (built-ins', workdir, deps), checked at load; a built-in's rule
+ * waits for the run when its value has one. */
+static void test_field_templates(void **state)
 {
     (void)state;
     struct diag_list dl = DIAG_LIST_INIT;
@@ -383,6 +384,19 @@ static void test_builtin_templates(void **state)
     assert_null(pipeline_step(p, "in")->health.src); /* absent */
     pipeline_free(p);
 
+    p = load("pipeline: x\nparams: { sub: s, y: a }\nsteps:\n  a:\n    run: r\n"
+             "    workdir: ${{ params.sub }}\n    deps: [a.ini, \"${{ params.y }}.ini\"]\n",
+             &dl);
+    assert_non_null(p);
+    struct step *a = pipeline_step(p, "a");
+    assert_string_equal(a->workdir.src, "${{ params.sub }}");
+    assert_int_equal(a->ndeps, 2);
+    assert_string_equal(a->deps[0].src, "a.ini");
+    assert_null(a->deps[0].parts[0].expr);
+    assert_non_null(a->deps[1].parts[0].expr);
+    assert_int_equal(a->deps[1].pos.col, 20); /* after the quote */
+    pipeline_free(p);
+
     /* an unknown param points into the value, with a did-you-mean */
     expect_error("pipeline: x\nparams: { input_data: d }\nsteps:\n  in:\n    kind: ingest\n"
                  "    source: ${{ params.input_dat }}\n    outputs: [d]\n",
@@ -393,6 +407,15 @@ static void test_builtin_templates(void **state)
     expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  d:\n    kind: deploy\n"
                  "    model: a/m\n    target: ${{ params.t\n",
                  7, 13, "unterminated '${{'");
+    expect_error("pipeline: x\nparams: { y: a }\nsteps:\n  a:\n    run: r\n"
+                 "    deps: [conf/a.ini, \"conf/${{ params.z }}.ini\"]\n",
+                 6, 34, "unknown parameter 'z'");
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: r\n    workdir: ${{ params.w }}\n", 5, 18,
+                 "unknown parameter 'w'");
+    expect_error("pipeline: x\nparams: { y: a }\nsteps:\n  a:\n    run: r\n"
+                 "    outputs: [\"${{ params.y }}.csv\"]\n",
+                 6, 15,
+                 "output '${{ params.y }}.csv' cannot be a template: an output's name is fixed");
     /* a value without a template is checked as written */
     expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  c:\n    kind: crawl\n"
                  "    input: a/m\n    table: Events\n",
@@ -762,7 +785,7 @@ int main(void)
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_step_params),    cmocka_unit_test(test_builtin_templates),
+        cmocka_unit_test(test_step_params),    cmocka_unit_test(test_field_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
