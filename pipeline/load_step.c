@@ -431,7 +431,6 @@ static bool key_resources(struct loader *L, struct step *s, const struct ynode *
     return ok;
 }
 
-
 static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
 {
     char d[DESC_MAX], shown[YTEXT_SHOW_MAX];
@@ -502,7 +501,7 @@ static bool key_params(struct loader *L, struct step *s, const struct ynode *v)
     return ok;
 }
 
-/* A built-in's string field: a template, parsed and type-checked as run:'s are. */
+/* A string field (workdir, the built-ins'): a template, parsed and type-checked as run:'s are. */
 static bool get_field(struct loader *L, const char *key, const struct ynode *v, struct tmpl *t)
 {
     const char *str = NULL;

@@ -246,9 +246,8 @@ char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct 
 /* A step's string field (source, sha256, table, model_name, target, health, workdir) as this
  * run expands it, checked by the field's rule (table and model_name a name, health an http(s)
  * URL, none empty); a relative target or workdir is made absolute against the pipeline's
- * folder.
- * Returns 0 with *out (caller frees; NULL when the step does not set the field), or -1 with
- * e set, e.g. "bad table 'Q1' (from '${{ params.table }}'): use …". */
+ * folder. Returns 0 with *out (caller frees; NULL when the step does not set the field), or
+ * -1 with e set, e.g. "bad table 'Q1' (from '${{ params.table }}'): use …". */
 int step_field(struct run_ctx *run, const struct step *sp, const char *key, char **out,
                struct err *e);
 /* The i-th of those fields: its key, and its template in *t (src NULL when the step does not
