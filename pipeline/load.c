@@ -303,7 +303,7 @@ static void collect_steps(struct loader *L, const struct ynode *v)
             continue;
         last_k = k;
         last_v = body;
-        if (!load_valid_name(k->str, k->len))
+        if (!spec_valid_name(k->str, k->len))
             load_err_node(L, k, "bad step name '%s': " NAME_RULE, load_show(shown, k));
         size_t n = p->nsteps++;
         struct step *s = &p->steps[n];
@@ -366,7 +366,7 @@ static void load_top(struct loader *L, const struct ynode *root)
     else if (load_get_str(L, "pipeline", top[T_PIPELINE], &s)) {
         p->name = xstrdup(s);
         p->name_pos = load_node_pos(top[T_PIPELINE]);
-        if (!load_valid_name(s, top[T_PIPELINE]->len))
+        if (!spec_valid_name(s, top[T_PIPELINE]->len))
             load_err_node(L, top[T_PIPELINE], "bad pipeline name '%s': " NAME_RULE,
                           load_show(shown, top[T_PIPELINE]));
     }

@@ -25,9 +25,9 @@
 /* clang-format off */
 enum {
     K_KIND, K_RUN, K_NEEDS, K_INPUTS, K_OUTPUTS, K_DEPS, K_WHEN, K_RETRIES, K_RETRY_DELAY,
-    K_TIMEOUT, K_EXECUTOR, K_RESOURCES, K_CACHE, K_WORKDIR, K_ENV, K_SOURCE, K_SHA256,
-    K_MAX_SIZE, K_INPUT, K_TABLE, K_ON_DRIFT, K_EXPECT, K_MODEL, K_MODEL_NAME, K_TARGET,
-    K_HEALTH, K_HEALTH_TIMEOUT, K_TRIGGER_RULE, NKEYS
+    K_TIMEOUT, K_EXECUTOR, K_RESOURCES, K_CACHE, K_WORKDIR, K_ENV, K_PARAMS, K_SOURCE,
+    K_SHA256, K_MAX_SIZE, K_INPUT, K_TABLE, K_ON_DRIFT, K_EXPECT, K_MODEL, K_MODEL_NAME,
+    K_TARGET, K_HEALTH, K_HEALTH_TIMEOUT, K_TRIGGER_RULE, NKEYS
 };
 /* clang-format on */
 
@@ -70,8 +70,7 @@ struct loader {
     struct step_aux dflt_aux;
 };
 
-#define NAME_RULE                                                                                  \
-    "use 1 to 64 lowercase letters, digits, '_' and '-', starting with a letter or digit"
+#define NAME_RULE SPEC_NAME_RULE
 #define IDENT_RULE "use letters, digits and '_', not starting with a digit"
 
 struct suggest {
@@ -109,7 +108,6 @@ struct pos load_value_pos(struct loader *L, const struct ynode *v, size_t off);
 /* ---- load_step.c: scalar values, the step-key table, steps and defaults ---- */
 
 bool load_is_scalar(const struct ynode *v);
-bool load_valid_name(const char *s, size_t len);
 bool load_valid_ident(const char *s, size_t len);
 /* Each reports a refused value at v and returns false. */
 bool load_get_str(struct loader *L, const char *key, const struct ynode *v, const char **out);

@@ -21,20 +21,6 @@ bool load_is_scalar(const struct ynode *v)
     return v->type == YNODE_SCALAR && !ynode_is_null(v);
 }
 
-/* [a-z0-9][a-z0-9_-]{0,63}: pipeline, step, model and table names */
-bool load_valid_name(const char *s, size_t len)
-{
-    if (len < 1 || len > 64)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i && (c == '_' || c == '-'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* [A-Za-z_][A-Za-z0-9_]*: params, inputs and env names, which become variable names */
 bool load_valid_ident(const char *s, size_t len)
 {
@@ -134,17 +120,6 @@ static int get_choice(struct loader *L, const char *key, const struct ynode *v,
     load_err_node(L, v, "'%s' must be %s, got %s", key, sb.buf, load_describe(d, v));
     strbuf_release(&sb);
     return -1;
-}
-
-static bool get_sval(struct loader *L, const char *key, const struct ynode *v, struct sval *out)
-{
-    const char *s = NULL;
-    if (!load_get_str(L, key, v, &s))
-        return false;
-    free(out->s);
-    out->s = xstrdup(s);
-    out->pos = load_node_pos(v);
-    return true;
 }
 
 /* A string or a list of strings. */
@@ -333,6 +308,10 @@ static bool key_outputs(struct loader *L, struct step *s, const struct ynode *v)
             load_err_pos(L, o->pos, "output '%s' must be a relative path inside $SLUICE_OUT",
                          ytext_show(shown, o->s, strlen(o->s)));
             ok = false;
+        } else if (strstr(o->s, "${{")) { /* other steps name it before any run */
+            load_err_pos(L, o->pos, "output '%s' cannot be a template: an output's name is fixed",
+                         ytext_show(shown, o->s, strlen(o->s)));
+            ok = false;
         } else if (!strmap_add(&seen, o->s, i, &first)) {
             load_err_pos(L, o->pos, "output '%s' is declared twice (first at %d:%d)",
                          ytext_show(shown, o->s, strlen(o->s)), s->outputs[first].pos.line,
@@ -463,16 +442,6 @@ static bool key_resources(struct loader *L, struct step *s, const struct ynode *
     return ok;
 }
 
-static bool key_workdir(struct loader *L, struct step *s, const struct ynode *v)
-{
-    const char *str = NULL;
-    if (!load_get_str(L, "workdir", v, &str))
-        return false;
-    free(s->workdir);
-    s->workdir = xstrdup(str);
-    return true;
-}
-
 static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
 {
     char d[DESC_MAX], shown[YTEXT_SHOW_MAX];
@@ -508,13 +477,88 @@ static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
     return ok;
 }
 
+/* The params a step sees, each a declared one, once. */
+static bool key_params(struct loader *L, struct step *s, const struct ynode *v)
+{
+    char shown[YTEXT_SHOW_MAX], msg[MSG_MAX];
+    struct sval *list = NULL; /* never NULL after get_list, even for [] (it sees none) */
+    size_t n = 0;
+    if (!get_list(L, "params", v, &list, &n))
+        return false;
+    bool ok = true;
+    struct strmap seen = STRMAP_INIT;
+    for (size_t i = 0; i < n; i++) {
+        enum expr_type type;
+        size_t first;
+        ytext_show(shown, list[i].s, strlen(list[i].s));
+        L->miss_kind = 0;
+        if (!L->scope.param_type(L->scope.data, list[i].s, &type)) {
+            snprintf(msg, sizeof(msg), "unknown parameter '%s' in 'params' of %s", shown, L->who);
+            load_suggest_miss(L, msg, sizeof(msg));
+            load_err_pos(L, list[i].pos, "%s", msg);
+            ok = false;
+        } else if (!strmap_add(&seen, list[i].s, i, &first)) {
+            load_err_pos(L, list[i].pos, "parameter '%s' is listed twice in 'params' of %s",
+                         shown, L->who);
+            ok = false;
+        }
+    }
+    strmap_release(&seen);
+    for (size_t i = 0; i < s->nparams; i++)
+        free(s->params[i].s);
+    free(s->params);
+    s->params = list;
+    s->nparams = n;
+    return ok;
+}
+
+/* A string field (workdir, the built-ins'): a template, parsed and type-checked as run:'s are. */
+static bool get_field(struct loader *L, const char *key, const struct ynode *v, struct tmpl *t)
+{
+    const char *str = NULL;
+    struct tmpl nt = {0};
+    if (!load_get_str(L, key, v, &str) || !get_tmpl(L, &nt, v))
+        return false;
+    tmpl_release(t);
+    *t = nt;
+    return true;
+}
+
+/* deps: a path or a list of paths, each a template. */
+static bool key_deps(struct loader *L, struct step *s, const struct ynode *v)
+{
+    struct sval *items = NULL;
+    size_t n = 0;
+    if (!get_list(L, "deps", v, &items, &n))
+        return false;
+    struct tmpl *deps = xcalloc(n, sizeof(*deps));
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        ok = get_tmpl(L, &deps[i], v->type == YNODE_SEQ ? v->kids[i] : v) && ok;
+        free(items[i].s);
+    }
+    free(items);
+    for (size_t i = 0; i < s->ndeps; i++)
+        tmpl_release(&s->deps[i]);
+    free(s->deps);
+    s->deps = deps; /* a failed template is left released: nothing to expand */
+    s->ndeps = n;
+    return ok;
+}
+
+/* A value with `${{`: its field's rule is checked on what a run expands it to. */
+static bool templated(const struct ynode *v)
+{
+    return load_is_scalar(v) && strstr(v->str, "${{");
+}
+
 static bool key_source(struct loader *L, struct step *s, const struct ynode *v)
 {
     char shown[YTEXT_SHOW_MAX];
-    if (!get_sval(L, "source", v, &s->source))
+    if (!get_field(L, "source", v, &s->source))
         return false;
-    if (strstr(v->str, "://") && strncmp(v->str, "file://", 7) && strncmp(v->str, "http://", 7) &&
-        strncmp(v->str, "https://", 8)) {
+    if (!templated(v) && strstr(v->str, "://") && strncmp(v->str, "file://", 7) &&
+        strncmp(v->str, "http://", 7) && strncmp(v->str, "https://", 8)) {
         load_err_node(L, v,
                       "'source' must be a path or a file://, http:// or https:// URL, got '%s'",
                       load_show(shown, v));
@@ -526,71 +570,30 @@ static bool key_source(struct loader *L, struct step *s, const struct ynode *v)
 static bool key_sha256(struct loader *L, struct step *s, const struct ynode *v)
 {
     char d[DESC_MAX];
-    bool ok = load_is_scalar(v) && v->len == 64;
-    for (size_t i = 0; ok && i < 64; i++)
+    bool ok = templated(v) || (load_is_scalar(v) && v->len == 64);
+    for (size_t i = 0; ok && !templated(v) && i < 64; i++)
         ok = v->str[i] && strchr("0123456789abcdefABCDEF", v->str[i]);
     if (!ok) {
         load_err_node(L, v, "'sha256' must be 64 hexadecimal digits, got %s", load_describe(d, v));
         return false;
     }
-    free(s->sha256.s);
-    s->sha256.s = xstrdup(v->str);
-    for (char *c = s->sha256.s; *c; c++)
-        if (*c >= 'A' && *c <= 'F')
-            *c = (char)(*c - 'A' + 'a');
-    s->sha256.pos = load_node_pos(v);
-    return true;
-}
-
-/* http(s)://HOST[:PORT][/PATH], nothing blank or control in it */
-static bool valid_url(const char *u)
-{
-    size_t skip = !strncmp(u, "http://", 7) ? 7 : !strncmp(u, "https://", 8) ? 8 : 0;
-    if (!skip)
-        return false;
-    for (const char *c = u; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return false;
-    const char *host = u + skip;
-    size_t n = strcspn(host, "/?#");
-    if (!n)
-        return false;
-    const char *colon = memchr(host, ':', n);
-    if (host[0] == '[') { /* [v6 address] */
-        const char *close = memchr(host, ']', n);
-        if (!close)
-            return false;
-        colon = close + 1 < host + n && close[1] == ':' ? close + 1 : NULL;
-        if (!colon && close + 1 != host + n)
-            return false;
-    }
-    if (!colon)
-        return true;
-    size_t plen = n - (size_t)(colon + 1 - host);
-    if (colon == host || !plen || plen > 5)
-        return false;
-    long port = 0;
-    for (size_t i = 1; i <= plen; i++) {
-        if (colon[i] < '0' || colon[i] > '9')
-            return false;
-        port = port * 10 + (colon[i] - '0');
-    }
-    return port >= 1 && port <= 65535;
+    return get_field(L, "sha256", v, &s->sha256);
 }
 
 static bool key_health(struct loader *L, struct step *s, const struct ynode *v)
 {
     char d[DESC_MAX];
-    if (!load_is_scalar(v) || v->len != strlen(v->str) || !valid_url(v->str)) {
+    if (!templated(v) &&
+        (!load_is_scalar(v) || v->len != strlen(v->str) || !spec_valid_url(v->str))) {
         load_err_node(L, v, "'health' must be an http:// or https:// URL, got %s",
                       load_describe(d, v));
         return false;
     }
-    return get_sval(L, "health", v, &s->health);
+    return get_field(L, "health", v, &s->health);
 }
 
 /* How a key's value is read: by its own function, or by type into the field at off. */
-enum vtype { V_FN, V_DURATION, V_SIZE, V_BOOL, V_SVAL, V_NAME, V_LIST, V_REF };
+enum vtype { V_FN, V_DURATION, V_SIZE, V_BOOL, V_TMPL, V_NAME, V_LIST, V_REF };
 
 typedef bool key_fn(struct loader *L, struct step *s, const struct ynode *v);
 
@@ -613,7 +616,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_INPUTS] = {"inputs", CMD, CMD_TEXT, 0, V_FN, key_inputs, 0, 0},
     [K_OUTPUTS] = {"outputs", CMD | KB(KIND_INGEST), "command and ingest steps", 0, V_FN,
                    key_outputs, 0, 0},
-    [K_DEPS] = {"deps", CMD, CMD_TEXT, 0, V_LIST, NULL, F(deps), F(ndeps)},
+    [K_DEPS] = {"deps", CMD, CMD_TEXT, 0, V_FN, key_deps, 0, 0},
     [K_WHEN] = {"when", ALL, NULL, SK_WHEN, V_FN, key_when, 0, 0},
     [K_RETRIES] = {"retries", ALL, NULL, SK_RETRIES, V_FN, key_retries, 0, 0},
     [K_RETRY_DELAY] = {"retry_delay", ALL, NULL, SK_RETRY_DELAY, V_DURATION, NULL,
@@ -622,8 +625,9 @@ static const struct key_def step_keys[NKEYS] = {
     [K_EXECUTOR] = {"executor", CMD, CMD_TEXT, SK_EXECUTOR, V_FN, key_executor, 0, 0},
     [K_RESOURCES] = {"resources", CMD, CMD_TEXT, SK_RESOURCES, V_FN, key_resources, 0, 0},
     [K_CACHE] = {"cache", ALL, NULL, SK_CACHE, V_BOOL, NULL, F(cache), 0},
-    [K_WORKDIR] = {"workdir", CMD, CMD_TEXT, SK_WORKDIR, V_FN, key_workdir, 0, 0},
+    [K_WORKDIR] = {"workdir", CMD, CMD_TEXT, SK_WORKDIR, V_TMPL, NULL, F(workdir), 0},
     [K_ENV] = {"env", CMD, CMD_TEXT, SK_ENV, V_FN, key_env, 0, 0},
+    [K_PARAMS] = {"params", CMD, CMD_TEXT, 0, V_FN, key_params, 0, 0},
     [K_SOURCE] = {"source", KB(KIND_INGEST), "ingest steps", 0, V_FN, key_source, 0, 0},
     [K_SHA256] = {"sha256", KB(KIND_INGEST), "ingest steps", 0, V_FN, key_sha256, 0, 0},
     [K_MAX_SIZE] = {"max_size", KB(KIND_INGEST), "ingest steps", SK_MAX_SIZE, V_SIZE, NULL,
@@ -637,7 +641,7 @@ static const struct key_def step_keys[NKEYS] = {
                  NULL, F(model), 0},
     [K_MODEL_NAME] = {"model_name", KB(KIND_APPROVE), "approve steps", 0, V_NAME, NULL,
                       F(model_name), 0},
-    [K_TARGET] = {"target", KB(KIND_DEPLOY), "deploy steps", 0, V_SVAL, NULL, F(target), 0},
+    [K_TARGET] = {"target", KB(KIND_DEPLOY), "deploy steps", 0, V_TMPL, NULL, F(target), 0},
     [K_HEALTH] = {"health", KB(KIND_DEPLOY), "deploy steps", 0, V_FN, key_health, 0, 0},
     [K_HEALTH_TIMEOUT] = {"health_timeout", KB(KIND_DEPLOY), "deploy steps", SK_HEALTH_TIMEOUT,
                           V_DURATION, NULL, F(health_timeout_ms), 0},
@@ -659,12 +663,12 @@ static bool read_key(struct loader *L, struct step *s, int k, const struct ynode
         return get_size(L, def->name, v, (int64_t *)(void *)field);
     case V_BOOL:
         return get_bool(L, def->name, v, (bool *)field);
-    case V_SVAL:
-        return get_sval(L, def->name, v, (struct sval *)(void *)field);
+    case V_TMPL:
+        return get_field(L, def->name, v, (struct tmpl *)(void *)field);
     case V_NAME:
-        if (!get_sval(L, def->name, v, (struct sval *)(void *)field))
+        if (!get_field(L, def->name, v, (struct tmpl *)(void *)field))
             return false;
-        if (load_valid_name(v->str, v->len))
+        if (templated(v) || spec_valid_name(v->str, v->len))
             return true;
         load_err_node(L, v, "bad %s '%s': " NAME_RULE, def->name, load_show(shown, v));
         return false;
@@ -856,8 +860,8 @@ void load_step(struct loader *L, size_t idx)
     case KIND_APPROVE:
         if (!(s->set & SK_TIMEOUT))
             s->timeout_ms = (int64_t)7 * 24 * 3600 * 1000;
-        if (!s->model_name.s && L->p->name)
-            s->model_name.s = xstrdup(L->p->name);
+        if (!s->model_name.src && L->p->name)
+            tmpl_parse(&s->model_name, L->p->name, NULL, NULL, 0);
         break;
     case KIND_DEPLOY:
         require(L, s, a, K_MODEL);

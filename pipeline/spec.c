@@ -34,6 +34,55 @@ bool step_kind_builtin(enum step_kind k)
     return k == KIND_INGEST || k == KIND_CRAWL || k == KIND_APPROVE || k == KIND_DEPLOY;
 }
 
+bool spec_valid_name(const char *s, size_t len)
+{
+    if (len < 1 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i && (c == '_' || c == '-'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* nothing blank or control in it; a port, when given, 1 to 65535 */
+bool spec_valid_url(const char *u)
+{
+    size_t skip = !strncmp(u, "http://", 7) ? 7 : !strncmp(u, "https://", 8) ? 8 : 0;
+    if (!skip)
+        return false;
+    for (const char *c = u; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return false;
+    const char *host = u + skip;
+    size_t n = strcspn(host, "/?#");
+    if (!n)
+        return false;
+    const char *colon = memchr(host, ':', n);
+    if (host[0] == '[') { /* [v6 address] */
+        const char *close = memchr(host, ']', n);
+        if (!close)
+            return false;
+        colon = close + 1 < host + n && close[1] == ':' ? close + 1 : NULL;
+        if (!colon && close + 1 != host + n)
+            return false;
+    }
+    if (!colon)
+        return true;
+    size_t plen = n - (size_t)(colon + 1 - host);
+    if (colon == host || !plen || plen > 5)
+        return false;
+    long port = 0;
+    for (size_t i = 1; i <= plen; i++) {
+        if (colon[i] < '0' || colon[i] > '9')
+            return false;
+        port = port * 10 + (colon[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
 /* A linear scan: callers look up a name now and then (a command-line argument, a row read
  * back from the store); the loader and the graph keep their own hash of names. */
 struct step *pipeline_step(const struct pipeline *p, const char *name)
@@ -81,25 +130,28 @@ static void step_release(struct step *s)
         ref_release(&s->inputs[i]);
     free(s->inputs);
     svals_free(s->outputs, s->noutputs);
-    svals_free(s->deps, s->ndeps);
+    for (size_t i = 0; s->deps && i < s->ndeps; i++)
+        tmpl_release(&s->deps[i]);
+    free(s->deps);
     expr_free(s->when);
     free(s->when_src);
     free(s->executor);
-    free(s->workdir);
+    tmpl_release(&s->workdir);
     for (size_t i = 0; i < s->nenv; i++) {
         free(s->env[i].name);
         tmpl_release(&s->env[i].value);
     }
     free(s->env);
-    free(s->source.s);
-    free(s->sha256.s);
+    svals_free(s->params, s->nparams);
+    tmpl_release(&s->source);
+    tmpl_release(&s->sha256);
     ref_release(&s->input);
-    free(s->table.s);
+    tmpl_release(&s->table);
     svals_free(s->expect, s->nexpect);
     ref_release(&s->model);
-    free(s->model_name.s);
-    free(s->target.s);
-    free(s->health.s);
+    tmpl_release(&s->model_name);
+    tmpl_release(&s->target);
+    tmpl_release(&s->health);
 }
 
 void pipeline_free(struct pipeline *p)

@@ -119,7 +119,7 @@ struct step {
     size_t ninputs;
     struct sval *outputs;   /* declared output names (relative paths under $SLUICE_OUT) */
     size_t noutputs;
-    struct sval *deps;      /* deps: files whose content is part of the cache key */
+    struct tmpl *deps;      /* deps: files whose content is part of the cache key */
     size_t ndeps;
     struct expr *when;      /* NULL when absent */
     char *when_src;
@@ -132,24 +132,28 @@ struct step {
     int cpus;               /* resources.cpus, default 1 */
     int64_t memory_bytes;   /* resources.memory, 0 = unspecified */
     bool cache;
-    char *workdir;          /* NULL = the pipeline file's folder; relative to it otherwise */
+    struct tmpl workdir;    /* src NULL = the pipeline file's folder; relative to it otherwise */
     struct env_var *env;
     size_t nenv;
     enum trigger_rule trigger_rule; /* default all_success */
+    struct sval *params;    /* params: [a, b], the only params it sees as SLUICE_PARAM_* and
+                             * is keyed on; NULL when absent (it sees all) */
+    size_t nparams;
 
-    /* built-ins */
-    struct sval source;        /* ingest */
-    struct sval sha256;        /* ingest: 64 lowercase hex digits */
+    /* built-ins; their string fields are templates (src NULL when absent), expanded per run.
+     * A value without `${{ }}` is checked by its rule when loaded, one with them when run. */
+    struct tmpl source;        /* ingest: a path (relative to dir) or a file/http(s) URL */
+    struct tmpl sha256;        /* ingest: 64 hex digits */
     int64_t max_size;          /* ingest, default 10 GiB */
     struct ref input;          /* crawl: step is NULL when absent */
-    struct sval table;         /* crawl */
+    struct tmpl table;         /* crawl: a name (NAME_RULE) */
     enum on_drift on_drift;    /* crawl, default warn */
-    struct sval *expect;       /* crawl: quality rules, as written */
+    struct sval *expect;       /* crawl: quality rules, as written (no templates) */
     size_t nexpect;
     struct ref model;          /* approve, deploy: step is NULL when absent */
-    struct sval model_name;    /* approve */
-    struct sval target;        /* deploy */
-    struct sval health;        /* deploy */
+    struct tmpl model_name;    /* approve: a name; default: the pipeline's name */
+    struct tmpl target;        /* deploy: a folder, relative to dir */
+    struct tmpl health;        /* deploy: an http(s) URL */
     int64_t health_timeout_ms; /* deploy, default 30s */
 };
 
@@ -168,6 +172,13 @@ struct pipeline {
     struct step *steps; /* in file order */
     size_t nsteps;
 };
+
+/* The rules of names (pipeline, step, model and table names) and of health URLs
+ * (http(s)://HOST[:PORT][/PATH]), for values as written and as a run expands them. */
+#define SPEC_NAME_RULE                                                                             \
+    "use 1 to 64 lowercase letters, digits, '_' and '-', starting with a letter or digit"
+bool spec_valid_name(const char *s, size_t len);
+bool spec_valid_url(const char *u);
 
 /* Look-ups; NULL when absent. */
 struct step *pipeline_step(const struct pipeline *p, const char *name);

@@ -62,9 +62,11 @@ void step_start_approve(struct run_ctx *run, struct step_rt *s)
     struct err e = ERR_INIT;
     struct strbuf msg = STRBUF_INIT;
     if (sp->model.step) {
-        char *name = sp->model_name.s ? xstrdup(sp->model_name.s) : xstrdup(run->pipe->name);
+        char *name = NULL;
         struct model_row m = {0};
-        if (step_register_model(run, s, name, &m, &e) < 0) {
+        if (step_field(run, sp, "model_name", &name, &e) == 0 && !name)
+            name = xstrdup(run->pipe->name);
+        if (!name || step_register_model(run, s, name, &m, &e) < 0) {
             free(name);
             run_set_step(run, s, STEP_FAILED, e.msg);
             return;

@@ -1,5 +1,5 @@
-/* The cache key of a step — kind, command, env, the params it uses, input digests, the
- * contents of the files it names — and what changed when a key misses. */
+/* The cache key of a step — kind, command, env, the params it sees or uses, input digests,
+ * the contents of the files it names — and what changed when a key misses. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -15,18 +15,20 @@
 #include "scheduler/engine_int.h"
 #include "util/xalloc.h"
 
+/* A param's text as given: -p x=1.10 and x=1.1 reach a step's environment differently. */
+static void add_param(json_t *params, struct run_ctx *run, const char *name)
+{
+    const struct param *p = pipeline_param(run->pipe, name);
+    if (p && !json_object_get(params, name))
+        json_object_set_new(params, name, json_string(run_param_text(run, p)));
+}
+
 static void collect_params(const struct expr *x, json_t *params, struct run_ctx *run)
 {
     if (!x)
         return;
-    if (x->op == EXPR_PARAM && !json_object_get(params, x->name)) {
-        struct value v = {0};
-        if (env_param(run, x->name, &v) == 0) {
-            char *txt = value_to_string(&v);
-            json_object_set_new(params, x->name, json_string(txt));
-            free(txt);
-        }
-    }
+    if (x->op == EXPR_PARAM)
+        add_param(params, run, x->name);
     collect_params(x->lhs, params, run);
     collect_params(x->rhs, params, run);
 }
@@ -59,29 +61,34 @@ static void add_file(json_t *files, struct run_ctx *run, const char *workdir, co
     free(path);
 }
 
+/* A section of the key's JSON, held by o. */
+static json_t *section(json_t *o, const char *name)
+{
+    json_t *x = json_object();
+    json_object_set_new(o, name, x);
+    return x;
+}
+
 int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **info,
                    struct err *e)
 {
     const struct step *sp = s->spec;
-    json_t *o = json_object();
-    json_t *params = json_object(), *inputs = json_object(), *files = json_object(),
-           *env = json_object();
-    json_object_set_new(o, "kind", json_string(step_kind_name(sp->kind)));
     bool shell = false;
+    char *wd = NULL;
     /* The attempt folder differs on every attempt; it is no part of what is computed. */
     char *saved_dir = s->attempt_dir;
     s->attempt_dir = "@attempt";
     char **argv = step_command(run, s, &shell, e);
     s->attempt_dir = saved_dir;
-    if (!argv) {
-        json_decref(o);
-        json_decref(params);
-        json_decref(inputs);
-        json_decref(files);
-        json_decref(env);
+    if (!argv || step_field(run, sp, "workdir", &wd, e) < 0) {
+        argv_free(argv);
         return -1;
     }
-    const char *workdir = sp->workdir ? sp->workdir : run->pipe->dir;
+    const char *workdir = wd ? wd : run->pipe->dir;
+    json_t *o = json_object();
+    json_t *params = section(o, "params"), *inputs = section(o, "inputs"),
+           *files = section(o, "files"), *env = section(o, "env"), *fields = section(o, "fields");
+    json_object_set_new(o, "kind", json_string(step_kind_name(sp->kind)));
     json_t *cmd = json_array();
     for (char **a = argv; *a; a++) {
         json_array_append_new(cmd, json_string(*a));
@@ -97,11 +104,35 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
     argv_free(argv);
     json_object_set_new(o, "command", cmd);
     json_object_set_new(o, "shell", json_boolean(shell));
-    for (size_t i = 0; i < sp->ndeps; i++)
-        add_file(files, run, workdir, sp->deps[i].s);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sp->ndeps; i++) {
+        struct err de = ERR_INIT;
+        char *dep = step_expand(run, &sp->deps[i], false, &de);
+        if (dep)
+            add_file(files, run, workdir, dep);
+        else
+            rc = err_set(e, "cannot expand 'deps': %s", de.msg);
+        tmpl_params(&sp->deps[i], params, run);
+        free(dep);
+    }
+    /* A command step sees params as SLUICE_PARAM_*: all of them, or those of its params:. */
+    for (size_t i = 0; !step_kind_builtin(sp->kind) && i < run->pipe->nparams; i++)
+        if (step_sees_param(sp, run->pipe->params[i].name))
+            add_param(params, run, run->pipe->params[i].name);
     tmpl_params(sp->run_shell, params, run);
     for (size_t i = 0; i < sp->run_argc; i++)
         tmpl_params(&sp->run_argv[i], params, run);
+    /* The other string fields as expanded: no command shows a crawl's table or a workdir. */
+    const struct tmpl *t;
+    const char *k;
+    for (size_t i = 0; rc == 0 && (k = step_field_at(sp, i, &t)); i++) {
+        char *v = NULL;
+        if (t->src && (rc = step_field(run, sp, k, &v, e)) == 0) {
+            json_object_set_new(fields, k, json_string(v));
+            tmpl_params(t, params, run);
+        }
+        free(v);
+    }
     for (size_t i = 0; i < sp->nenv; i++) {
         tmpl_params(&sp->env[i].value, params, run);
         struct err ee = ERR_INIT;
@@ -117,16 +148,15 @@ int step_cache_key(struct run_ctx *run, struct step_rt *s, char **key, char **in
                                                                                    : "input";
         json_object_set_new(inputs, name, json_string(out ? out->digest : ""));
     }
-    json_object_set_new(o, "params", params);
-    json_object_set_new(o, "inputs", inputs);
-    json_object_set_new(o, "files", files);
-    json_object_set_new(o, "env", env);
     json_t *outs = json_array();
     for (size_t i = 0; i < sp->noutputs; i++)
         json_array_append_new(outs, json_string(sp->outputs[i].s));
     json_object_set_new(o, "outputs", outs);
-    char *text = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    char *text = rc == 0 ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     json_decref(o);
+    free(wd);
+    if (!text)
+        return rc < 0 ? -1 : err_set(e, "cannot encode the cache key of step '%s'", sp->name);
     char hex[DIGEST_HEX_LEN + 1];
     sha256_hex(text, strlen(text), hex);
     *key = xstrdup(hex);
@@ -200,6 +230,7 @@ char *cache_explain_miss(const char *old_info, const char *new_info)
         explain_section(&sb, a, b, "inputs", "input");
         explain_section(&sb, a, b, "files", NULL);
         explain_section(&sb, a, b, "env", "env");
+        explain_section(&sb, a, b, "fields", "field");
         if (!json_equal(json_object_get(a, "command"), json_object_get(b, "command")) &&
             !sb.len)
             strbuf_addstr(&sb, "command changed");

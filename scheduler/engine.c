@@ -424,7 +424,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     const struct step *sp = s->spec;
     int n = s->attempt_n + 1;
     char *dir = attempt_dir(run, sp, n);
-    char **argv = NULL, **envp = NULL;
+    char **argv = NULL, **envp = NULL, *workdir = NULL;
     bool shell = false;
     const char *failure = NULL;
     char *msg = NULL;
@@ -440,7 +440,9 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
                 sp->executor, sp->executor);
         failure = e.msg;
     } else if (!(argv = step_command(run, s, &shell, &e)) ||
-               !(envp = step_environ(run, s, dir, &e)) || dispatch_ensure(run->eng, &e) < 0) {
+               !(envp = step_environ(run, s, dir, &e)) ||
+               step_field(run, sp, "workdir", &workdir, &e) < 0 ||
+               dispatch_ensure(run->eng, &e) < 0) {
         failure = e.msg;
     }
     if (!failure && !shell)
@@ -474,7 +476,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     s->cancel_sent = false;
     struct spawn_req req = {
         .dir = dir,
-        .workdir = sp->workdir ? sp->workdir : run->pipe->dir,
+        .workdir = workdir ? workdir : run->pipe->dir,
         .argv = shell ? NULL : argv,
         .shell = shell ? argv[0] : NULL,
         .envp = envp,
@@ -484,6 +486,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     dispatch_run(run, s, &req);
 out:
     free(msg);
+    free(workdir);
     argv_free(argv);
     argv_free(envp);
 }

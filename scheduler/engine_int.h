@@ -245,8 +245,23 @@ struct output_rec *find_output(struct run_ctx *run, const char *step, const char
 size_t step_refs(const struct step *sp, const struct ref **out, size_t max);
 /* A param's value in this run, typed by its declaration (borrowed until the next call). */
 int env_param(void *data, const char *name, struct value *out);
+/* A param's value in this run as given (-p) or declared: the text of its SLUICE_PARAM_. */
+const char *run_param_text(const struct run_ctx *run, const struct param *p);
+/* Whether the step sees the param as SLUICE_PARAM_* (all do, unless it lists params:). */
+bool step_sees_param(const struct step *sp, const char *name);
 /* Expand a template against the run; NULL with e set. */
 char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct err *e);
+
+/* A step's string field (source, sha256, table, model_name, target, health, workdir) as this
+ * run expands it, checked by the field's rule (table and model_name a name, health an http(s)
+ * URL, none empty); a relative target or workdir is made absolute against the pipeline's
+ * folder. Returns 0 with *out (caller frees; NULL when the step does not set the field), or
+ * -1 with e set, e.g. "bad table 'Q1' (from '${{ params.table }}'): use …". */
+int step_field(struct run_ctx *run, const struct step *sp, const char *key, char **out,
+               struct err *e);
+/* The i-th of those fields: its key, and its template in *t (src NULL when the step does not
+ * set it); NULL past the last. */
+const char *step_field_at(const struct step *sp, size_t i, const struct tmpl **t);
 
 /* ---- shell.c ---- */
 

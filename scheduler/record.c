@@ -126,7 +126,10 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
     struct store *st = run->eng->st;
     char *path = xasprintf("%s/out/schema.json", s->attempt_dir);
     struct strbuf text = STRBUF_INIT;
-    int rc = 0;
+    char *table = NULL;
+    int rc = step_field(run, sp, "table", &table, e);
+    if (rc < 0)
+        goto out;
     int rd = strbuf_read_regular(&text, path, 64 * 1024 * 1024);
     if (rd != 0) {
         rc = rd == -1 ? err_set(e, "cannot read '%s': %s", path, strerror(errno))
@@ -141,7 +144,7 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
         goto out;
     struct catalog_row last = {0};
     struct err le = ERR_INIT;
-    bool have_last = store_catalog_latest(st, sp->table.s, &last, &le) == 0;
+    bool have_last = store_catalog_latest(st, table, &last, &le) == 0;
     if (!have_last && le.code != STORE_NOT_FOUND) {
         *e = le;
         rc = -1;
@@ -153,22 +156,21 @@ int record_catalog(struct run_ctx *run, struct step_rt *s, const struct output_r
         rc = -1;
     char *drift = report_line(report.buf);
     if (rc == 0 && changed && have_last && sp->on_drift == DRIFT_FAIL) {
-        rc = err_set(e, "schema drift in table '%s' (v%d): %s", sp->table.s, last.version,
-                     drift);
+        rc = err_set(e, "schema drift in table '%s' (v%d): %s", table, last.version, drift);
     } else if (rc == 0 && changed) {
         int version = 0;
-        rc = store_catalog_add(st, sp->table.s, text.buf, rows, o->artifact_id, run->id, &version,
+        rc = store_catalog_add(st, table, text.buf, rows, o->artifact_id, run->id, &version,
                                e);
         free(s->note);
-        s->note = have_last ? xasprintf("schema drift: table '%s' v%d: %s", sp->table.s, version,
-                                        drift)
-                            : xasprintf("new table '%s' v%d in the catalog", sp->table.s, version);
+        s->note = have_last ? xasprintf("schema drift: table '%s' v%d: %s", table, version, drift)
+                            : xasprintf("new table '%s' v%d in the catalog", table, version);
     }
     free(drift);
     strbuf_release(&report);
     catalog_row_release(&last);
 out:
     strbuf_release(&text);
+    free(table);
     free(path);
     return rc;
 }
@@ -177,11 +179,12 @@ out:
 int record_deployment(struct run_ctx *run, struct step_rt *s, struct err *e)
 {
     const struct step *sp = s->spec;
-    char *target = sp->target.s[0] == '/' ? xstrdup(sp->target.s)
-                                          : xasprintf("%s/%s", run->pipe->dir, sp->target.s);
+    char *target = NULL;
     struct deploy_state ds;
     struct model_row m = {0};
-    int rc = deploy_current(target, &ds, e);
+    int rc = step_field(run, sp, "target", &target, e);
+    if (rc == 0)
+        rc = deploy_current(target, &ds, e);
     if (rc == 0 && find_run_model(run, &sp->model, &m, e) < 0) {
         /* No approve step registered it: a deploy still makes it a version of the registry. */
         struct output_rec *o = find_output(run, sp->model.step, sp->model.output);

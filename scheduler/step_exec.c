@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "executor/artifact.h"
+#include "pipeline/yaml.h"
 #include "scheduler/engine_int.h"
 #include "store/registry.h"
 #include "util/fs.h"
@@ -178,6 +179,82 @@ char *step_expand(struct run_ctx *run, const struct tmpl *t, bool quote, struct 
     return s;
 }
 
+/* ---- string fields (beside run:, env: and deps:) ---- */
+
+enum field_rule { RULE_TEXT, RULE_NAME, RULE_URL, RULE_PATH };
+enum { F_SOURCE, F_SHA256, F_TABLE, F_MODEL_NAME, F_TARGET, F_HEALTH, F_WORKDIR, NFIELDS };
+
+/* What a field must be once expanded. The ingest built-in checks source and sha256 itself,
+ * before it reads anything; a name or URL is checked here, before anything runs. */
+static const struct field_def {
+    const char *key;
+    size_t off;
+    enum field_rule rule;
+} field_defs[] = {
+    [F_SOURCE] = {"source", offsetof(struct step, source), RULE_TEXT},
+    [F_SHA256] = {"sha256", offsetof(struct step, sha256), RULE_TEXT},
+    [F_TABLE] = {"table", offsetof(struct step, table), RULE_NAME},
+    [F_MODEL_NAME] = {"model_name", offsetof(struct step, model_name), RULE_NAME},
+    [F_TARGET] = {"target", offsetof(struct step, target), RULE_PATH},
+    [F_HEALTH] = {"health", offsetof(struct step, health), RULE_URL},
+    [F_WORKDIR] = {"workdir", offsetof(struct step, workdir), RULE_PATH},
+};
+
+const char *step_field_at(const struct step *sp, size_t i, const struct tmpl **t)
+{
+    if (i >= NFIELDS)
+        return NULL;
+    *t = (const struct tmpl *)(const void *)((const char *)sp + field_defs[i].off);
+    return field_defs[i].key;
+}
+
+static int expand_field(struct run_ctx *run, const struct step *sp, size_t i, char **out,
+                        struct err *e)
+{
+    const struct field_def *def = &field_defs[i];
+    const struct tmpl *t = NULL;
+    const char *key = step_field_at(sp, i, &t);
+    char v_shown[YTEXT_SHOW_MAX], src_shown[YTEXT_SHOW_MAX];
+    *out = NULL;
+    if (!t->src)
+        return 0;
+    struct err xe = ERR_INIT;
+    char *v = step_expand(run, t, false, &xe);
+    if (!v)
+        return err_set(e, "cannot expand '%s': %s", key, xe.msg);
+    ytext_show(v_shown, v, strlen(v));
+    ytext_show(src_shown, t->src, strlen(t->src));
+    int rc = 0;
+    if (!*v)
+        rc = err_set(e, "'%s' is empty: '%s' expands to nothing", key, src_shown);
+    else if (def->rule == RULE_NAME && !spec_valid_name(v, strlen(v)))
+        rc = err_set(e, "bad %s '%s' (from '%s'): " SPEC_NAME_RULE, key, v_shown, src_shown);
+    else if (def->rule == RULE_URL && !spec_valid_url(v))
+        rc = err_set(e, "'%s' must be an http:// or https:// URL, got '%s' (from '%s')", key,
+                     v_shown, src_shown);
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    /* a relative path is relative to the pipeline's folder, however it was spelt */
+    if (def->rule == RULE_PATH && v[0] != '/') {
+        char *abs = xasprintf("%s/%s", run->pipe->dir, v);
+        free(v);
+        v = abs;
+    }
+    *out = v;
+    return 0;
+}
+
+int step_field(struct run_ctx *run, const struct step *sp, const char *key, char **out,
+               struct err *e)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!strcmp(field_defs[i].key, key))
+            return expand_field(run, sp, i, out, e);
+    BUG("no built-in field '%s'", key);
+}
+
 /* A shell string whose literal text has no shell syntax is split into words here and exec'd
  * directly, as make does: a /bin/sh per step costs as much as the step's own exec. A
  * substituted value stays inside its word, unsplit, as the quoting would have kept it. */
@@ -235,6 +312,89 @@ static bool tmpl_shell_free(const struct tmpl *t)
     return true;
 }
 
+/* The argv of a built-in: `sluice builtin NAME …`, run under the same shim; field holds its
+ * fields as this run expands them (by F_*). NULL with e set. */
+static char **builtin_argv(struct run_ctx *run, struct step_rt *s, char *const *field,
+                           struct err *e)
+{
+    const struct step *sp = s->spec;
+    struct argv_buf a = {0};
+    const char *self = run->eng->self_exe;
+    char *dir = s->attempt_dir;
+    argv_push(&a, xstrdup(self));
+    argv_push(&a, xstrdup("builtin"));
+    switch (sp->kind) {
+    case KIND_INGEST:
+        argv_push(&a, xstrdup("ingest"));
+        argv_push(&a, xstrdup("--source"));
+        argv_push(&a, xstrdup(field[F_SOURCE]));
+        argv_push(&a, xstrdup("--base"));
+        argv_push(&a, xstrdup(run->pipe->dir));
+        argv_push(&a, xstrdup("--out"));
+        argv_push(&a, xasprintf("%s/out/%s", dir, sp->noutputs ? sp->outputs[0].s : "data"));
+        argv_push(&a, xstrdup("--max-size"));
+        argv_push(&a, xasprintf("%lld", (long long)sp->max_size));
+        if (field[F_SHA256]) {
+            argv_push(&a, xstrdup("--sha256"));
+            argv_push(&a, xstrdup(field[F_SHA256]));
+        }
+        argv_push(&a, xstrdup("--meta"));
+        argv_push(&a, xasprintf("%s/ingest.json", dir));
+        break;
+    case KIND_CRAWL: {
+        char *in = step_input_path(run, &sp->input, e);
+        if (!in) {
+            argv_free(a.v);
+            return NULL;
+        }
+        argv_push(&a, xstrdup("crawl"));
+        argv_push(&a, xstrdup("--input"));
+        argv_push(&a, in);
+        argv_push(&a, xstrdup("--out"));
+        argv_push(&a, xasprintf("%s/out/schema.json", dir));
+        for (size_t i = 0; i < sp->nexpect; i++) {
+            argv_push(&a, xstrdup("--expect"));
+            argv_push(&a, xstrdup(sp->expect[i].s));
+        }
+        break;
+    }
+    case KIND_DEPLOY: {
+        char *model = step_input_path(run, &sp->model, e);
+        if (!model) {
+            argv_free(a.v);
+            return NULL;
+        }
+        argv_push(&a, xstrdup("deploy"));
+        argv_push(&a, xstrdup("--model"));
+        argv_push(&a, model);
+        argv_push(&a, xstrdup("--target"));
+        argv_push(&a, xstrdup(field[F_TARGET]));
+        argv_push(&a, xstrdup("--name"));
+        argv_push(&a, xstrdup(sp->model.output));
+        argv_push(&a, xstrdup("--version"));
+        struct model_row m = {0};
+        struct err me = ERR_INIT;
+        if (find_run_model(run, &sp->model, &m, &me) == 0)
+            argv_push(&a, xasprintf("%s:v%d", m.name, m.version));
+        else
+            argv_push(&a, xasprintf("run-%lld", (long long)run->id));
+        model_row_release(&m);
+        if (field[F_HEALTH]) {
+            argv_push(&a, xstrdup("--health"));
+            argv_push(&a, xstrdup(field[F_HEALTH]));
+            argv_push(&a, xstrdup("--health-timeout"));
+            argv_push(&a, xasprintf("%lld", (long long)sp->health_timeout_ms));
+        }
+        break;
+    }
+    default:
+        argv_free(a.v);
+        err_set(e, "step '%s' has nothing to run", sp->name);
+        return NULL;
+    }
+    return a.v;
+}
+
 char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e)
 {
     const struct step *sp = s->spec;
@@ -273,82 +433,17 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
     default:
         break;
     }
-    /* Built-ins run as `sluice builtin NAME …` under the same shim. */
-    const char *self = run->eng->self_exe;
-    char *dir = s->attempt_dir;
-    argv_push(&a, xstrdup(self));
-    argv_push(&a, xstrdup("builtin"));
-    switch (sp->kind) {
-    case KIND_INGEST:
-        argv_push(&a, xstrdup("ingest"));
-        argv_push(&a, xstrdup("--source"));
-        argv_push(&a, xstrdup(sp->source.s));
-        argv_push(&a, xstrdup("--base"));
-        argv_push(&a, xstrdup(run->pipe->dir));
-        argv_push(&a, xstrdup("--out"));
-        argv_push(&a, xasprintf("%s/out/%s", dir, sp->noutputs ? sp->outputs[0].s : "data"));
-        argv_push(&a, xstrdup("--max-size"));
-        argv_push(&a, xasprintf("%lld", (long long)sp->max_size));
-        if (sp->sha256.s) {
-            argv_push(&a, xstrdup("--sha256"));
-            argv_push(&a, xstrdup(sp->sha256.s));
-        }
-        argv_push(&a, xstrdup("--meta"));
-        argv_push(&a, xasprintf("%s/ingest.json", dir));
-        break;
-    case KIND_CRAWL: {
-        char *in = step_input_path(run, &sp->input, e);
-        if (!in) {
-            argv_free(a.v);
-            return NULL;
-        }
-        argv_push(&a, xstrdup("crawl"));
-        argv_push(&a, xstrdup("--input"));
-        argv_push(&a, in);
-        argv_push(&a, xstrdup("--out"));
-        argv_push(&a, xasprintf("%s/out/schema.json", dir));
-        for (size_t i = 0; i < sp->nexpect; i++) {
-            argv_push(&a, xstrdup("--expect"));
-            argv_push(&a, xstrdup(sp->expect[i].s));
-        }
-        break;
-    }
-    case KIND_DEPLOY: {
-        char *model = step_input_path(run, &sp->model, e);
-        if (!model) {
-            argv_free(a.v);
-            return NULL;
-        }
-        argv_push(&a, xstrdup("deploy"));
-        argv_push(&a, xstrdup("--model"));
-        argv_push(&a, model);
-        argv_push(&a, xstrdup("--target"));
-        argv_push(&a, sp->target.s[0] == '/' ? xstrdup(sp->target.s)
-                                             : xasprintf("%s/%s", run->pipe->dir, sp->target.s));
-        argv_push(&a, xstrdup("--name"));
-        argv_push(&a, xstrdup(sp->model.output));
-        argv_push(&a, xstrdup("--version"));
-        struct model_row m = {0};
-        struct err me = ERR_INIT;
-        if (find_run_model(run, &sp->model, &m, &me) == 0)
-            argv_push(&a, xasprintf("%s:v%d", m.name, m.version));
-        else
-            argv_push(&a, xasprintf("run-%lld", (long long)run->id));
-        model_row_release(&m);
-        if (sp->health.s) {
-            argv_push(&a, xstrdup("--health"));
-            argv_push(&a, xstrdup(sp->health.s));
-            argv_push(&a, xstrdup("--health-timeout"));
-            argv_push(&a, xasprintf("%lld", (long long)sp->health_timeout_ms));
-        }
-        break;
-    }
-    default:
-        argv_free(a.v);
-        err_set(e, "step '%s' has nothing to run", sp->name);
-        return NULL;
-    }
-    return a.v;
+    /* A built-in's fields are expanded and checked first: a bad one fails the step before
+     * anything runs. */
+    char *field[NFIELDS] = {NULL}, **argv = NULL;
+    size_t n = 0;
+    while (n < NFIELDS && expand_field(run, sp, n, &field[n], e) == 0)
+        n++;
+    if (n == NFIELDS)
+        argv = builtin_argv(run, s, field, e);
+    for (size_t i = 0; i < NFIELDS; i++)
+        free(field[i]);
+    return argv;
 }
 
 /* ---- finding the command ---- */
@@ -417,6 +512,24 @@ static char *env_name(const char *prefix, const char *name)
     return s;
 }
 
+const char *run_param_text(const struct run_ctx *run, const struct param *p)
+{
+    for (size_t k = 0; k < run->row.nparams; k++)
+        if (!strcmp(run->row.params[k].name, p->name))
+            return run->row.params[k].value;
+    return p->value;
+}
+
+bool step_sees_param(const struct step *sp, const char *name)
+{
+    if (!sp->params)
+        return true;
+    for (size_t i = 0; i < sp->nparams; i++)
+        if (!strcmp(sp->params[i].s, name))
+            return true;
+    return false;
+}
+
 static bool ours(const char *kv)
 {
     static const char *const exact[] = {"SLUICE_RUN_ID=", "SLUICE_STEP=", "SLUICE_ATTEMPT=",
@@ -456,13 +569,11 @@ char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_
         free(path);
     }
     for (size_t i = 0; i < run->pipe->nparams; i++) {
-        struct param *p = &run->pipe->params[i];
-        const char *v = p->value;
-        for (size_t k = 0; k < run->row.nparams; k++)
-            if (!strcmp(run->row.params[k].name, p->name))
-                v = run->row.params[k].value;
+        const struct param *p = &run->pipe->params[i];
+        if (!step_sees_param(sp, p->name))
+            continue;
         char *name = env_name("SLUICE_PARAM_", p->name);
-        argv_push(&a, xasprintf("%s=%s", name, v));
+        argv_push(&a, xasprintf("%s=%s", name, run_param_text(run, p)));
         free(name);
     }
     for (size_t i = 0; i < sp->nenv; i++) {
@@ -664,18 +775,22 @@ int step_collect(struct run_ctx *run, struct step_rt *s, struct err *e)
         }
         free(path);
     }
-    if (rc == 0 && sp->kind == KIND_INGEST) {
+    char *source = NULL;
+    if (rc == 0 && sp->kind == KIND_INGEST)
+        rc = step_field(run, sp, "source", &source, e);
+    if (source) {
         /* The source is the root of every lineage tree: record it as the ingest's input. */
         char hex[DIGEST_HEX_LEN + 1];
-        sha256_hex(sp->source.s, strlen(sp->source.s), hex);
+        sha256_hex(source, strlen(source), hex);
         int64_t id = 0;
-        rc = store_artifact_put(st, hex, 0, "source", sp->source.s, &id, e);
+        rc = store_artifact_put(st, hex, 0, "source", source, &id, e);
         if (rc == 0)
             rc = store_io_add(st, s->attempt_id, id, "in", "source", e);
     }
+    free(source);
     if (rc == 0)
         rc = read_metrics(run, s, e);
-    if (rc == 0 && sp->kind == KIND_CRAWL && sp->table.s && n)
+    if (rc == 0 && sp->kind == KIND_CRAWL && sp->table.src && n)
         rc = record_catalog(run, s, &outs[0], e);
     if (rc == 0 && sp->kind == KIND_DEPLOY)
         rc = record_deployment(run, s, e);

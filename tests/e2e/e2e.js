@@ -47,6 +47,7 @@ params:
 steps:
   prepare:
     cache: true
+    params: []
     run: |
       echo "preparing data"
       seq 1 50 > "$SLUICE_OUT/data.txt"

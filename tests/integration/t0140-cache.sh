@@ -2,6 +2,7 @@
 # Step caching (cache: true): a second identical run reuses the step (status cached, outputs and
 # metrics restored, the step's process not run), and each kind of miss re-runs it and says why:
 # a parameter it uses, an input's digest, its script, a deps: file, its command, --no-cache.
+# The key covers every param a step sees as $SLUICE_PARAM_* (all, or those of its params:).
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -36,6 +37,7 @@ steps:
     inputs: { data: prep/data.txt }
     outputs: [model.txt]
     deps: [conf/settings.ini]
+    params: [x]
     cache: true
   use:
     run: cp "$SLUICE_IN_MODEL" "$PROBE/use.model"
@@ -53,10 +55,10 @@ EOF
 echo "rows 1" >pipe/data/source.txt
 echo "lr=0.1" >pipe/conf/settings.ini
 
-# run_ok ARGS...: one more run that must succeed; sets r to its id (each test's code runs in a
-# subshell of its own: r does not outlive it)
+# run_ok ARGS...: one more run (of $PIPE, by default pipe/p.yaml) that must succeed; sets r to
+# its id (each test's code runs in a subshell of its own: r does not outlive it)
 run_ok() {
-    sluice run pipe/p.yaml "$@" >out 2>err || { cat err; return 1; }
+    sluice run "${PIPE:-pipe/p.yaml}" "$@" >out 2>err || { cat err; return 1; }
     r=$(last_run)
     test "$(run_status "$r")" = succeeded
 }
@@ -109,7 +111,7 @@ expect_success 'a hit restores the metrics and records where it came from' '
                WHERE s.run_id = $r AND s.name = ${q}train$q")" = "cached $orig"
 '
 
-expect_success 'a parameter the step does not use leaves the key alone (still a hit)' '
+expect_success 'a parameter outside the step'"'s"' params: list leaves the key alone (a hit)' '
     run_ok -p unused=5 && hit && test "$(times train)" = 1
 '
 
@@ -153,6 +155,88 @@ expect_success 'a changed command is a miss: command changed' '
 expect_success '--no-cache runs the step although its key is known, and says so' '
     run_ok && hit && test "$(times train)" = 6 &&
     run_ok --no-cache && miss_says "no-cache" && test "$(times train)" = 7
+'
+
+# A step that reads a param only from its environment, beside one that sees only y.
+cat >pipe/env.yaml <<'EOF'
+pipeline: cache-env
+params:
+  x: 1
+  y: a
+  sub: conf
+steps:
+  reads_x:
+    run: echo "x=$SLUICE_PARAM_X" > "$SLUICE_OUT/x.txt"; echo "$SLUICE_RUN_ID" >> "$COUNT/reads_x"
+    outputs: [x.txt]
+    cache: true
+  sees_y:
+    run: |
+      echo "x=${SLUICE_PARAM_X-unset} y=$SLUICE_PARAM_Y" > "$SLUICE_OUT/y.txt"
+      echo "$SLUICE_RUN_ID" >> "$COUNT/sees_y"
+    params: [y]
+    outputs: [y.txt]
+    cache: true
+  in_conf:
+    run: |
+      pwd > "$SLUICE_OUT/pwd.txt"
+      cat "$SLUICE_PARAM_Y.ini" >> "$SLUICE_OUT/pwd.txt"
+    workdir: ${{ params.sub }}
+    deps: ["${{ params.y }}.ini"]
+    params: [y]
+    outputs: [pwd.txt]
+    cache: true
+EOF
+echo a >pipe/conf/a.ini
+echo b >pipe/conf/b.ini
+env_run() { PIPE=pipe/env.yaml run_ok "$@"; }
+# out_text RUN STEP NAME: the content of that output of the step in that run
+out_text() {
+    local d
+    d=$(out_digest "$@") && test -n "$d" && cat ".sluice/artifacts/sha256/${d:0:2}/${d:2}"
+}
+
+expect_success 'a step that reads $SLUICE_PARAM_X runs again when x changes, and holds 2' '
+    env_run -p x=1 && r1=$r && test "$(out_text $r1 reads_x x.txt)" = "x=1" &&
+    env_run -p x=2 &&
+    test "$(step_field $r reads_x status)" = succeeded &&
+    test "$(times reads_x)" = 2 &&
+    test "$(out_text $r reads_x x.txt)" = "x=2"
+'
+
+expect_success 'show says why it missed: param x 1 -> 2' '
+    sluice show "$(last_run)" >shown && cat shown &&
+    grep -F "cache miss: param ${q}x$q 1 -> 2" shown
+'
+
+expect_success 'a step with params: [y] stays cached when x changes and does not see x' '
+    r=$(last_run) &&
+    test "$(step_field $r sees_y status)" = cached && test "$(times sees_y)" = 1 &&
+    test "$(out_text $r sees_y y.txt)" = "x=unset y=a"
+'
+
+expect_success 'a change of y, which both see, is a miss of both that says so' '
+    env_run -p x=2 -p y=b &&
+    test "$(step_field $r sees_y status)" = succeeded && test "$(times sees_y)" = 2 &&
+    test "$(out_text $r sees_y y.txt)" = "x=unset y=b" && test "$(times reads_x)" = 3 &&
+    case "$(step_field $r sees_y message)" in *"param ${q}y$q a -> b"*) ;; *) false ;; esac
+'
+
+expect_success 'a param given as other text is a miss: 1.10 is not 1.1 to a step' '
+    env_run -p x=1.1 && n=$(times reads_x) &&
+    env_run -p x=1.10 && test "$(times reads_x)" = $((n + 1)) &&
+    test "$(out_text $r reads_x x.txt)" = "x=1.10" &&
+    case "$(step_field $r reads_x message)" in *"param ${q}x$q 1.1 -> 1.10"*) ;; *) false ;; esac
+'
+expect_success 'workdir: from a param is relative to the pipeline folder' '
+    env_run && printf "%s\na\n" "$TRASH/pipe/conf" >want &&
+    out_text $r in_conf pwd.txt >got && test_cmp want got
+'
+
+expect_success 'a deps: file named by a template is part of the key: code conf/a.ini' '
+    env_run && test "$(step_field $r in_conf status)" = cached &&
+    echo "a again" >pipe/conf/a.ini &&
+    env_run && test "$(step_field $r in_conf status)" = succeeded &&
+    step_field $r in_conf message | grep -F "code ${q}conf/a.ini$q changed"
 '
 
 done_testing

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ingest built-in (`sluice builtin ingest`): local paths, file:// and http:// sources, the
 # digest check, the size cap, redirects, and exit 0 / 1 (permanent) / 75 (transient), against a
-# local HTTP server (httpd.py). After any failure the output must not exist.
+# local HTTP server (httpd.py). After any failure the output must not exist. Then an ingest step
+# whose source and sha256 are templates, expanded with each run's params.
 . "$(dirname "$0")/lib.sh"
 
 python3 "$ROOT/tests/integration/httpd.py" "$TRASH/httpd.port" 120 &
@@ -169,6 +170,59 @@ expect_success 'a body of exactly --max-size bytes is accepted' '
     ingest_exit 0 --source "$URL/stream?n=100000" --out out/exact.bin --max-size 100000 &&
     test "$(wc -c <out/exact.bin)" = 100000 &&
     test "$(tr -d y <out/exact.bin | wc -c)" = 0
+'
+
+# ---- through a pipeline: source and sha256 from params ----------------------------------------
+
+cat >pipe/ingest.yaml <<EOF
+pipeline: ingest-params
+params:
+  input_data: data/raw.csv
+  digest: "$RAW_SHA"
+steps:
+  ingest:
+    kind: ingest
+    source: \${{ params.input_data }}
+    sha256: \${{ params.digest }}
+    outputs: [raw.csv]
+    cache: true
+EOF
+db() { sqlite3 .sluice/sluice.db "$@"; }
+# ingested: the digest of the ingest step's output in the last run
+ingested() {
+    sluice show last --json |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["steps"][0]["outputs"][0]["sha256"])'
+}
+last_message() { db "SELECT message FROM steps ORDER BY id DESC LIMIT 1"; }
+
+expect_success 'source: ${{ params.input_data }} ingests the file the param names' '
+    sluice run pipe/ingest.yaml >log 2>&1 && test "$(ingested)" = "$RAW_SHA"
+'
+
+expect_success 'a relative source from a param is relative to the pipeline folder' '
+    mkdir -p elsewhere && (cd elsewhere && sluice --home ../.sluice run ../pipe/ingest.yaml \
+        -p input_data=data/raw.csv --no-cache >log 2>&1) && test "$(ingested)" = "$RAW_SHA"
+'
+
+expect_success 'the expanded source is the root of the lineage' '
+    test "$(db "SELECT DISTINCT uri FROM artifacts WHERE kind = ${q}source$q")" = data/raw.csv
+'
+
+expect_success 'another source from -p: an http URL, its digest from -p too; the miss says so' '
+    sluice run pipe/ingest.yaml -p input_data="$URL/ok" -p digest="$OK_SHA" >log 2>&1 &&
+    test "$(ingested)" = "$OK_SHA" &&
+    last_message | grep -F "param ${q}input_data$q data/raw.csv -> $URL/ok"
+'
+
+expect_success 'a digest from -p that does not match fails the step' '
+    { sluice run pipe/ingest.yaml -p digest=$ZEROS >log 2>&1; test $? = 1; } &&
+    last_message | grep -F "sha256 mismatch: expected ${q}$ZEROS$q"
+'
+
+expect_success 'a source from -p with another scheme fails the step and says why' '
+    { sluice run pipe/ingest.yaml -p input_data=ftp://example.com/x.csv >log 2>&1
+      test $? = 1; } &&
+    last_message | grep -F "unsupported source scheme ${q}ftp$q"
 '
 
 done_testing

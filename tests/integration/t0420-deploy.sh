@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deploy built-in (`sluice builtin deploy`): blue/green switching of `current`, VERSION
 # files, the JSON result line, health checks against a local HTTP server (httpd.py) that roll
-# back on failure, and exit 0 / 1 / 75 (target busy).
+# back on failure, and exit 0 / 1 / 75 (target busy). Then a deploy step whose target and health
+# are templates, expanded with each run's params.
 . "$(dirname "$0")/lib.sh"
 
 python3 "$ROOT/tests/integration/httpd.py" "$TRASH/httpd.port" 120 &
@@ -129,6 +130,47 @@ expect_success 'a missing --version is a permanent usage error' '
 expect_success 'a missing model fails without touching the deployment' '
     sluice builtin deploy --model nope.pkl --target serving --version v8 >out 2>err
     test $? = 1 && grep -q "cannot deploy model ${q}nope.pkl$q" err && live green v6
+'
+
+# ---- through a pipeline: target and health from params -----------------------------------------
+
+mkdir -p pipe
+cat >pipe/deploy.yaml <<EOF
+pipeline: deploy-params
+params:
+  where: serving/p
+  health: $URL/health/after/p?fails=1
+steps:
+  train:
+    run: echo "model \$SLUICE_RUN_ID" > "\$SLUICE_OUT/model.pkl"
+    outputs: [model.pkl]
+  deploy:
+    kind: deploy
+    model: train/model.pkl
+    target: \${{ params.where }}
+    health: \${{ params.health }}
+    health_timeout: 2s
+EOF
+last_message() { sqlite3 .sluice/sluice.db "SELECT message FROM steps ORDER BY id DESC LIMIT 1"; }
+
+expect_success 'target: and health: from params; a relative target is under the pipeline folder' '
+    sluice run pipe/deploy.yaml >log 2>&1 &&
+    test "$(readlink pipe/serving/p/current)" = blue &&
+    test "$(cat pipe/serving/p/current/model.pkl)" = "model 1" &&
+    grep -q "HTTP status 503" .sluice/runs/1/deploy/1/log
+'
+
+expect_success 'an absolute target from -p' '
+    sluice run pipe/deploy.yaml -p where="$TRASH/abs" >log 2>&1 &&
+    test "$(readlink abs/current)" = blue && test "$(cat abs/current/model.pkl)" = "model 2"
+'
+
+expect_success 'a health from -p that is no http URL fails the step before it switches' '
+    { sluice run pipe/deploy.yaml -p health=ftp://127.0.0.1/health >log 2>&1; test $? = 1; } &&
+    last_message >msg &&
+    grep -F "${q}health$q must be an http:// or https:// URL, got ${q}ftp://127.0.0.1/health" msg &&
+    test ! -e .sluice/runs/3/deploy &&
+    test "$(readlink pipe/serving/p/current)" = blue
 '
 
 done_testing

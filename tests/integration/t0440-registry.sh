@@ -4,7 +4,8 @@
 # decision and drives the rest of the run, a second decision is refused, reject fails the run,
 # --auto-approve approves as 'auto', two racing approvers have one winner, the candidate is
 # shown against the deployed champion, `sluice rollback` switches back and the registry
-# follows, and `sluice catalog` shows schema versions with their diff.
+# follows, and `sluice catalog` shows schema versions with their diff; a table and a model
+# name can come from params.
 . "$(dirname "$0")/lib.sh"
 
 q="'" # a single quote, for patterns inside the single-quoted test code
@@ -317,5 +318,48 @@ expect_success 'catalog TABLE shows the columns and the schema diff' '
     grep -Eq "^  age  *integer  *1$" out
 '
 expect_exit 2 'catalog with two tables is a usage error' 'sluice catalog a b 2>err'
+
+# ---- names from params -------------------------------------------------------------------------
+
+# the crawler's pipeline with its table from a param (and cached), and an approve step naming
+# its model
+sed -e "s/^pipeline: crawler/pipeline: named/" \
+    -e "s/table: tumours/table: \${{ params.table }}\n    cache: true/" pipe/crawl.yaml >pipe/named.yaml
+cat >>pipe/named.yaml <<'EOF'
+  approve:
+    kind: approve
+    needs: [crawl]
+    model: load/raw.csv
+    model_name: ${{ params.model }}-m
+params: { table: events, model: clf-a }
+EOF
+step_message() { db "SELECT message FROM steps WHERE run_id = $1 AND name = '$2'"; }
+
+expect_success 'table: and model_name: from params name the catalog table and the model' '
+    sluice run pipe/named.yaml --auto-approve -p table=visits -p model=clf-b >out 2>err &&
+    sluice catalog visits --json >cat.json && test "$(js "d[\"name\"]" <cat.json)" = visits &&
+    test "$(model_field clf-b-m 1 status)" = approved
+'
+expect_success 'a table that is no name once expanded fails the crawl before it runs' '
+    { sluice run pipe/named.yaml --auto-approve -p table=Visits >out 2>err; test $? = 1; } &&
+    r=$(last_run) && test "$(step_status $r crawl)" = failed &&
+    step_message $r crawl |
+        grep -F "bad table ${q}Visits$q (from ${q}\${{ params.table }}$q): use 1 to 64" &&
+    test ! -e .sluice/runs/$r/crawl
+'
+expect_success 'a cached crawl runs again for another table, which is part of its key' '
+    sluice run pipe/named.yaml --auto-approve -p table=visits >out 2>err &&
+    test "$(step_status $(last_run) crawl)" = cached &&
+    sluice run pipe/named.yaml --auto-approve -p table=trips >out 2>err &&
+    r=$(last_run) && test "$(step_status $r crawl)" = succeeded &&
+    db "SELECT detail FROM events WHERE run_id = $r AND what = ${q}cache$q" >why && cat why &&
+    grep -F "cache miss: param ${q}table$q visits -> trips" why &&
+    sluice catalog trips >out
+'
+expect_success 'a model_name that is no name fails the approve step' '
+    { sluice run pipe/named.yaml --auto-approve -p model=A >out 2>err; test $? = 1; } &&
+    r=$(last_run) && test "$(step_status $r approve)" = failed &&
+    step_message $r approve | grep -F "bad model_name ${q}A-m$q"
+'
 
 done_testing

@@ -82,7 +82,7 @@ static void test_tumour_loads(void **state)
     assert_int_equal(train->memory_bytes, (int64_t)1 << 30);
     struct step *approve = pipeline_step(p, "approve");
     assert_int_equal(approve->timeout_ms, (int64_t)7 * 24 * 3600 * 1000);
-    assert_string_equal(approve->model_name.s, "tumour");
+    assert_string_equal(approve->model_name.src, "tumour");
     assert_string_equal(approve->model.step, "train");
     assert_string_equal(approve->model.output, "model.pkl");
     assert_non_null(approve->when);
@@ -289,6 +289,137 @@ static void test_defaults_applied(void **state)
                               "  a: { run: a }\n  b: { run: b }\n  c: { run: c }\n");
     assert_int_equal(d.line, 2);
     free(d.msg);
+}
+
+/* params: [a, b] names the params a command step sees (and is keyed on); defaults may set it. */
+static void test_step_params(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "params: { lr: 0.1, depth: 4, seed: 7 }\n"
+                              "defaults: { params: [seed] }\n"
+                              "steps:\n"
+                              "  a: { run: echo a }\n"
+                              "  b: { run: echo b, params: [depth, lr] }\n"
+                              "  c: { run: echo c, params: [] }\n"
+                              "  d: { kind: approve }\n",
+                              &dl);
+    assert_non_null(p);
+    struct step *a = pipeline_step(p, "a"), *b = pipeline_step(p, "b");
+    struct step *c = pipeline_step(p, "c"), *d = pipeline_step(p, "d");
+    assert_int_equal(a->nparams, 1);
+    assert_string_equal(a->params[0].s, "seed");
+    assert_int_equal(b->nparams, 2);
+    assert_string_equal(b->params[0].s, "depth");
+    assert_string_equal(b->params[1].s, "lr");
+    assert_int_equal(b->params[1].pos.line, 6);
+    assert_int_equal(b->params[1].pos.col, 37);
+    assert_non_null(c->params); /* sees none, which is not "all" */
+    assert_int_equal(c->nparams, 0);
+    assert_null(d->params); /* not a command step: the defaults' list does not apply */
+    pipeline_free(p);
+
+    expect_error("pipeline: x\nparams: { max_depth: 4 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: [max_dpth]\n",
+                 6, 14,
+                 "unknown parameter 'max_dpth' in 'params' of step 'a'; did you mean "
+                 "'max_depth'?");
+    expect_error("pipeline: x\nparams: { lr: 1 }\ndefaults:\n  params: [lr, nope]\n"
+                 "steps:\n  a: { run: a }\n  b: { run: b }\n",
+                 4, 16, "unknown parameter 'nope' in 'params' of 'defaults'");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: [lr, lr]\n",
+                 6, 18, "parameter 'lr' is listed twice in 'params' of step 'a'");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    kind: approve\n"
+                 "    params: [lr]\n",
+                 6, 5, "'params' applies only to command steps; step 'a' is an 'approve' step");
+    expect_error("pipeline: x\nparams: { lr: 1 }\nsteps:\n  a:\n    run: echo\n"
+                 "    params: { lr: 1 }\n",
+                 6, 13, "'params' must be a list of strings, got a mapping");
+}
+
+/* String fields are templates (built-ins', workdir, deps), checked at load; a built-in's rule
+ * waits for the run when its value has one. */
+static void test_field_templates(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "params: { input_data: d.csv, sum: x, t: events, url: x }\n"
+                              "steps:\n"
+                              "  in:\n"
+                              "    kind: ingest\n"
+                              "    source: ${{ params.input_data }}\n"
+                              "    sha256: ${{ params.sum }}\n"
+                              "    outputs: [d.csv]\n"
+                              "  crawl: { kind: crawl, input: in/d.csv,\n"
+                              "           table: '${{ params.t }}' }\n"
+                              "  ok:\n"
+                              "    kind: approve\n"
+                              "    model: in/d.csv\n"
+                              "    model_name: m-${{ run.id }}\n"
+                              "  go:\n"
+                              "    kind: deploy\n"
+                              "    model: in/d.csv\n"
+                              "    target: serving/${{ params.t }}\n"
+                              "    health: ${{ params.url }}\n",
+                              &dl);
+    if (!p)
+        for (size_t i = 0; i < dl.n; i++)
+            print_message("%d:%d: %s\n", dl.items[i].line, dl.items[i].col, dl.items[i].msg);
+    assert_non_null(p);
+    struct step *in = pipeline_step(p, "in"), *go = pipeline_step(p, "go");
+    assert_string_equal(in->source.src, "${{ params.input_data }}");
+    assert_int_equal(in->source.nparts, 1);
+    assert_non_null(in->source.parts[0].expr);
+    assert_int_equal(in->source.pos.line, 6); /* where the text starts */
+    assert_int_equal(in->source.pos.col, 13);
+    assert_string_equal(in->sha256.src, "${{ params.sum }}");
+    assert_string_equal(pipeline_step(p, "crawl")->table.src, "${{ params.t }}");
+    assert_string_equal(pipeline_step(p, "ok")->model_name.src, "m-${{ run.id }}");
+    assert_int_equal(go->target.nparts, 2);
+    assert_string_equal(go->target.parts[0].lit, "serving/");
+    assert_string_equal(go->health.src, "${{ params.url }}");
+    assert_null(pipeline_step(p, "in")->health.src); /* absent */
+    pipeline_free(p);
+
+    p = load("pipeline: x\nparams: { sub: s, y: a }\nsteps:\n  a:\n    run: r\n"
+             "    workdir: ${{ params.sub }}\n    deps: [a.ini, \"${{ params.y }}.ini\"]\n",
+             &dl);
+    assert_non_null(p);
+    struct step *a = pipeline_step(p, "a");
+    assert_string_equal(a->workdir.src, "${{ params.sub }}");
+    assert_int_equal(a->ndeps, 2);
+    assert_string_equal(a->deps[0].src, "a.ini");
+    assert_null(a->deps[0].parts[0].expr);
+    assert_non_null(a->deps[1].parts[0].expr);
+    assert_int_equal(a->deps[1].pos.col, 20); /* after the quote */
+    pipeline_free(p);
+
+    /* an unknown param points into the value, with a did-you-mean */
+    expect_error("pipeline: x\nparams: { input_data: d }\nsteps:\n  in:\n    kind: ingest\n"
+                 "    source: ${{ params.input_dat }}\n    outputs: [d]\n",
+                 6, 17, "unknown parameter 'input_dat'; did you mean 'input_data'?");
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  d:\n    kind: deploy\n"
+                 "    model: a/m\n    target: t\n    health: \"http://h/${{ steps.b.status }}\"\n",
+                 8, 27, "unknown step 'b'");
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  d:\n    kind: deploy\n"
+                 "    model: a/m\n    target: ${{ params.t\n",
+                 7, 13, "unterminated '${{'");
+    expect_error("pipeline: x\nparams: { y: a }\nsteps:\n  a:\n    run: r\n"
+                 "    deps: [conf/a.ini, \"conf/${{ params.z }}.ini\"]\n",
+                 6, 34, "unknown parameter 'z'");
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: r\n    workdir: ${{ params.w }}\n", 5, 18,
+                 "unknown parameter 'w'");
+    expect_error("pipeline: x\nparams: { y: a }\nsteps:\n  a:\n    run: r\n"
+                 "    outputs: [\"${{ params.y }}.csv\"]\n",
+                 6, 15,
+                 "output '${{ params.y }}.csv' cannot be a template: an output's name is fixed");
+    /* a value without a template is checked as written */
+    expect_error("pipeline: x\nsteps:\n  a: { run: r, outputs: [m] }\n  c:\n    kind: crawl\n"
+                 "    input: a/m\n    table: Events\n",
+                 7, 12, "bad table 'Events': " SPEC_NAME_RULE);
 }
 
 static void test_crawl_output(void **state)
@@ -748,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_trigger_rule),
+        cmocka_unit_test(test_step_params),    cmocka_unit_test(test_field_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
