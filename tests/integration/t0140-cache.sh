@@ -232,11 +232,11 @@ expect_success 'workdir: from a param is relative to the pipeline folder' '
     out_text $r in_conf pwd.txt >got && test_cmp want got
 '
 
-expect_success 'a deps: file named by a template is part of the key: code conf/a.ini' '
+expect_success 'a deps: file named by a template is part of the key: data conf/a.ini' '
     env_run && test "$(step_field $r in_conf status)" = cached &&
     echo "a again" >pipe/conf/a.ini &&
     env_run && test "$(step_field $r in_conf status)" = succeeded &&
-    step_field $r in_conf message | grep -F "code ${q}conf/a.ini$q changed"
+    step_field $r in_conf message | grep -F "data ${q}conf/a.ini$q changed"
 '
 
 done_testing
