@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler/status.h"
+#include "store/status.h"
 #include "store/store.h"
 #include "util/err.h"
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "pipeline/graph.h"
-#include "scheduler/status.h"
+#include "store/status.h"
 
 /* How the direct upstream steps of a step have ended so far. */
 struct plan_tally {

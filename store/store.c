@@ -16,7 +16,7 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-/* Status names live in scheduler/status.c. */
+/* Status names live in store/status.c. */
 
 int64_t store_now_ms(void)
 {

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler/status.h"
+#include "store/status.h"
 #include "util/err.h"
 
 struct store;

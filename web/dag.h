@@ -6,7 +6,7 @@
 
 #include "pipeline/graph.h"
 #include "pipeline/spec.h"
-#include "scheduler/status.h"
+#include "store/status.h"
 #include "util/strbuf.h"
 
 /* p's steps (node ids "step-NAME") and dependencies; filled by status[step index] when

@@ -1,5 +1,5 @@
 /* Status names and the legal transitions between them (s6-supervise style: one table). */
-#include "scheduler/status.h"
+#include "store/status.h"
 
 #include <string.h>
 
