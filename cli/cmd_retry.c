@@ -6,8 +6,8 @@
 
 #include "cli/cli.h"
 #include "scheduler/engine.h"
+#include "scheduler/trigger.h"
 #include "store/store.h"
-#include "web/trigger.h"
 
 static const char usage[] =
     "usage: sluice retry RUN [--json]\n"

@@ -10,8 +10,8 @@
 #include "cli/progress.h"
 #include "pipeline/load.h"
 #include "scheduler/engine.h"
+#include "scheduler/trigger.h"
 #include "store/store.h"
-#include "web/trigger.h"
 #include "util/xalloc.h"
 
 static const char usage[] =

@@ -9,9 +9,9 @@
 #include "cli/cli.h"
 #include "pipeline/load.h"
 #include "scheduler/engine.h"
+#include "scheduler/trigger.h"
 #include "store/store.h"
 #include "util/xalloc.h"
-#include "web/trigger.h"
 
 static const char usage[] =
     "usage: sluice trigger PIPELINE [-p NAME=VALUE]... [--dags DIR] [--json]\n"

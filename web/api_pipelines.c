@@ -5,10 +5,10 @@
 #include <time.h>
 
 #include "pipeline/load.h"
+#include "scheduler/trigger.h"
 #include "util/xalloc.h"
 #include "web/api.h"
 #include "web/doc.h"
-#include "web/trigger.h"
 
 static json_t *last_run(struct store *st, const char *name)
 {

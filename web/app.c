@@ -7,11 +7,11 @@
 #include <uv.h>
 
 #include "pipeline/load.h"
+#include "scheduler/trigger.h"
 #include "util/xalloc.h"
 #include "web/api.h"
 #include "web/app.h"
 #include "web/static.h"
-#include "web/trigger.h"
 
 #define TICK_MS 500
 #define SCHED_EVERY 2   /* ticks between schedule checks (1 s) */

@@ -7,13 +7,13 @@
 
 #include "pipeline/graph.h"
 #include "pipeline/load.h"
+#include "scheduler/trigger.h"
 #include "util/gv.h"
 #include "util/strbuf.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 #include "web/api.h"
 #include "web/dag.h"
-#include "web/trigger.h"
 
 /* Fill and text colours by step status (the page's legend uses the same). */
 static const char *status_fill(enum step_status s)

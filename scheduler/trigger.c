@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "pipeline/load.h"
+#include "scheduler/trigger.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
-#include "web/trigger.h"
 
 static int name_cmp(const void *a, const void *b)
 {

@@ -2,8 +2,8 @@
  * name with parameter overrides (the page's Trigger, `sluice trigger`, schedules), and the
  * retry of an ended run (the page, `sluice retry`). The runs are recorded queued; whoever
  * drives them (serve's engine, the CLI) is the caller's business. */
-#ifndef SLUICE_WEB_TRIGGER_H
-#define SLUICE_WEB_TRIGGER_H
+#ifndef SLUICE_TRIGGER_H
+#define SLUICE_TRIGGER_H
 
 #include <stddef.h>
 #include <stdint.h>
