@@ -13,7 +13,7 @@
 #include "web/server.h"
 
 struct web_events; /* web/api_events.c: SSE subscribers, audit poll, log tails */
-struct web_sched;  /* web/app.c: schedules */
+struct schedule;   /* scheduler/schedule.c: the pipelines' cron schedules */
 
 struct web_app {
     struct store *st;
@@ -23,7 +23,8 @@ struct web_app {
     char *dags;                /* --dags DIR, absolute */
     struct http_server *srv;
     struct web_events *events;
-    struct web_sched *sched;
+    struct schedule *sched;
+    unsigned ticks;            /* of the timer */
     void *timer;               /* web/app.c's uv_timer_t: events and schedules */
     json_t *spec_cache;        /* pipeline version -> facts of its steps (web/api_run.c) */
     bool stopping;
