@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "executor/rollback.h"
 #include "store/store.h"
-#include "web/rollback.h"
 
 static const char usage[] =
     "usage: sluice rollback MODEL [--target DIR]\n"

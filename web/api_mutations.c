@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/rollback.h"
 #include "scheduler/trigger.h"
 #include "store/registry.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "web/api.h"
 #include "web/doc.h"
-#include "web/rollback.h"
 
 #define BY_MAX 100
 #define COMMENT_MAX 4000

@@ -1,8 +1,8 @@
 /* Rolling a model's deployment back (`sluice rollback`, the page's Rollback): switch the
  * target's `current` link to its other blue/green slot and record in the registry which
  * version is live again. */
-#ifndef SLUICE_WEB_ROLLBACK_H
-#define SLUICE_WEB_ROLLBACK_H
+#ifndef SLUICE_ROLLBACK_H
+#define SLUICE_ROLLBACK_H
 
 #include "store/store.h"
 #include "util/err.h"

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "executor/deploy.h"
+#include "executor/rollback.h"
 #include "store/registry.h"
 #include "util/xalloc.h"
-#include "web/rollback.h"
 
 /* The model version a slot holds, from the deployments recorded for it: the label a deploy
  * step writes is "run-N" (executor/deploy.h, scheduler/step_exec.c), naming the deploying run;
