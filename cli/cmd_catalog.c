@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/doc.h"
 #include "store/registry.h"
 #include "store/store.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
-#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice catalog [TABLE] [--json]\n"

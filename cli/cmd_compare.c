@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/doc.h"
 #include "store/store.h"
 #include "util/xalloc.h"
-#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice compare RUN RUN... [--json]\n"

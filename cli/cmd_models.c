@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "store/doc.h"
 #include "store/registry.h"
 #include "store/store.h"
 #include "util/strbuf.h"
-#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice models [NAME] [--json]\n"

@@ -10,9 +10,9 @@
 
 #include "cli/cli.h"
 #include "pipeline/duration.h"
+#include "store/doc.h"
 #include "store/store.h"
 #include "util/strbuf.h"
-#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice runs [--pipeline NAME] [--status S] [--limit N] [--before ID] [--json]\n"

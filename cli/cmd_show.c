@@ -13,9 +13,9 @@
 
 #include "cli/cli.h"
 #include "pipeline/duration.h"
+#include "store/doc.h"
 #include "store/store.h"
 #include "util/xalloc.h"
-#include "web/doc.h"
 
 static const char usage[] =
     "usage: sluice show RUN [--json]\n"

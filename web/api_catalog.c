@@ -3,9 +3,9 @@
  * (column statistics and quality-rule results). */
 #include <string.h>
 
+#include "store/doc.h"
 #include "store/registry.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 int api_catalog(struct http_req *req, struct http_resp *resp)
 {

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/doc.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define COMPARE_MAX_RUNS 20
 

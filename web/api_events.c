@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/doc.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define AUDIT_BATCH 500          /* audit rows sent per poll at most */
 #define AUDIT_BACKLOG 1000       /* rows replayed to a client that reconnects (Last-Event-ID) */

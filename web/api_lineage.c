@@ -3,9 +3,9 @@
  * are this artifact. */
 #include <string.h>
 
+#include "store/doc.h"
 #include "store/registry.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 /* The deployments of every model version whose artifact is digest. */
 static json_t *deployments_of(struct store *st, const char *digest)

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/doc.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define LOG_DEFAULT_LIMIT (256 * 1024)
 #define LOG_MAX_LIMIT (1024 * 1024)

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/doc.h"
 #include "store/registry.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 int api_models(struct http_req *req, struct http_resp *resp)
 {

@@ -8,11 +8,11 @@
 
 #include "executor/rollback.h"
 #include "scheduler/trigger.h"
+#include "store/doc.h"
 #include "store/registry.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define BY_MAX 100
 #define COMMENT_MAX 4000

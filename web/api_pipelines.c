@@ -6,9 +6,9 @@
 
 #include "pipeline/load.h"
 #include "scheduler/trigger.h"
+#include "store/doc.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 static json_t *last_run(struct store *st, const char *name)
 {

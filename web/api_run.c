@@ -7,10 +7,10 @@
 #include "cli/cli.h"
 #include "pipeline/graph.h"
 #include "pipeline/load.h"
+#include "store/doc.h"
 #include "store/query.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define SPEC_CACHE_MAX 64
 #define RUN_EVENTS_MAX 1000

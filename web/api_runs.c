@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/doc.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 #define RUNS_DEFAULT_LIMIT 50
 #define RUNS_MAX_LIMIT 500

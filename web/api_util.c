@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/doc.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 
 int api_json(struct http_resp *resp, int status, json_t *doc)
 {

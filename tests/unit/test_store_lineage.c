@@ -9,8 +9,8 @@
 
 #include <jansson.h>
 
+#include "store/doc.h"
 #include "store/registry.h"
-#include "web/doc.h"
 
 /* ---- artifacts, lineage, cache ---------------------------------------------------------- */
 

@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "store/doc.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "web/api.h"
-#include "web/doc.h"
 #include "web/security.h"
 #include "web/server.h"
 

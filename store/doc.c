@@ -8,11 +8,11 @@
 #include <time.h>
 
 #include "executor/crawl.h"
+#include "store/doc.h"
 #include "store/query.h"
 #include "store/registry.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
-#include "web/doc.h"
 
 /* ---- values ---- */
 

@@ -2,8 +2,8 @@
  * catalog/lineage --json` print and what the web API answers — one builder each, so that both
  * say the same thing. Also the views the CLI's text output is made from (a loaded run, a
  * comparison). Times are ISO-8601 UTC strings ("2026-11-24T19:00:00Z") or null. */
-#ifndef SLUICE_WEB_DOC_H
-#define SLUICE_WEB_DOC_H
+#ifndef SLUICE_DOC_H
+#define SLUICE_DOC_H
 
 #include <jansson.h>
 #include <stdbool.h>
