@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "executor/doc_catalog.h"
 #include "store/doc.h"
 #include "store/registry.h"
 #include "store/store.h"

@@ -1,7 +1,8 @@
 /* The JSON documents of sluice, built from the store: what `sluice runs/show/compare/models/
- * catalog/lineage --json` print and what the web API answers — one builder each, so that both
- * say the same thing. Also the views the CLI's text output is made from (a loaded run, a
- * comparison). Times are ISO-8601 UTC strings ("2026-11-24T19:00:00Z") or null. */
+ * lineage --json` print and what the web API answers — one builder each, so that both say the
+ * same thing (the catalog's are executor/doc_catalog.h). Also the views the CLI's text output
+ * is made from (a loaded run, a comparison). Times are ISO-8601 UTC strings
+ * ("2026-11-24T19:00:00Z") or null. */
 #ifndef SLUICE_DOC_H
 #define SLUICE_DOC_H
 
@@ -114,12 +115,11 @@ void doc_compare_release(struct doc_compare *c);
 /* `sluice compare --json`. */
 json_t *doc_compare_json(const struct doc_compare *c);
 
-/* ---- registry, catalog, lineage ---- */
+/* ---- the model registry (`sluice models`) ---- */
 
 struct model_row;
 struct deployment_row;
 struct approval_row;
-struct catalog_row;
 
 /* A model version's stored metrics object; {} when there are none or they do not parse. */
 json_t *doc_model_metrics(const char *text);
@@ -134,20 +134,6 @@ json_t *doc_models_json(struct store *st, const struct model_row *rows, size_t n
                         const struct deployment_row *deps, size_t ndeps, bool detail);
 /* 15 digits: a metric stored as 0.9 reads 0.9, not 0.90000000000000002 */
 #define DOC_MODELS_PRECISION 15
-
-/* A catalog version's columns as the catalog promises them: [{"name", "type", "nulls"}]. */
-json_t *doc_catalog_columns(const struct catalog_row *c);
-/* What changed from older to newer, one line each; NULL (with *why set, caller frees) when a
- * schema cannot be read. */
-json_t *doc_catalog_changes(const struct catalog_row *older, const struct catalog_row *newer,
-                            char **why);
-/* One version: {"name" (with_name), "version", "run", "rows", "columns", "created_at"}. */
-json_t *doc_catalog_version(const struct catalog_row *c, bool with_name);
-/* `sluice catalog TABLE --json` for rows (every version of table, newest first): each
- * version also has "changes" from the one before (not the oldest); with_schema adds its full
- * schema.json as "schema" (the web API's quality-rule results). */
-json_t *doc_catalog_table_json(const char *table, const struct catalog_row *rows, size_t n,
-                               bool with_schema);
 
 /* ---- lineage (`sluice lineage`) ---- */
 

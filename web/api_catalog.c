@@ -3,6 +3,7 @@
  * (column statistics and quality-rule results). */
 #include <string.h>
 
+#include "executor/doc_catalog.h"
 #include "store/doc.h"
 #include "store/registry.h"
 #include "web/api.h"

@@ -56,7 +56,7 @@ expect_success 'a flaky step (fails on attempt 1, succeeds on 2) succeeds with 2
 '
 
 # The message of attempt 1's failure ("…; retry 1 of 1 in 100ms") no longer holds. show --json
-# and /api/runs/ID build one document (web/doc.c), so this covers the API too.
+# and /api/runs/ID build one document (store/doc_run.c), so this covers the API too.
 expect_success 'after a successful retry the step says so, not the retried failure' '
     r=$(last_run) &&
     test "$(step_field $r flaky message)" = "succeeded on attempt 2" &&
