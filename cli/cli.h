@@ -14,8 +14,6 @@
 #define EXIT_USAGE 2
 #define EXIT_WAITING 3
 
-#define SLUICE_VERSION "0.1.0"
-
 struct store;
 
 int cmd_validate(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "executor/crawl.h"
 #include "pipeline/load.h"
+#include "util/version.h"
 
 struct command {
     const char *name;

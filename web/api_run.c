@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "pipeline/graph.h"
 #include "pipeline/load.h"
 #include "store/doc.h"
 #include "store/query.h"
+#include "util/version.h"
 #include "util/xalloc.h"
 #include "web/api.h"
 
