@@ -121,7 +121,7 @@ FUZZ_SRC := $(filter util/% pipeline/%,$(LIB_SRC))
 build/fuzz/fuzz_load: tests/fuzz/fuzz_load.c $(FUZZ_SRC)
 	@mkdir -p $(@D)
 	clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option -o $@ $^ \
-		-Wl,-Bstatic -lyaml -Wl,-Bdynamic -lm
+		-Wl,-Bstatic -lyaml -Wl,-Bdynamic -lcrypto -lm
 fuzz: build/fuzz/fuzz_load
 
 bench: sluice

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,24 +14,6 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-static void to_hex(const unsigned char *md, char hex[DIGEST_HEX_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[DIGEST_HEX_LEN] = '\0';
-}
-
-void sha256_hex(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    to_hex(md, hex);
-}
-
 static int hash_file(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *size,
                      struct err *e)
 {
@@ -42,8 +23,7 @@ static int hash_file(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *si
         return err_set(e, "'%s' is not a regular file or a folder", path);
     if (fd < 0)
         return err_set(e, "cannot read '%s': %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    struct sha256 *h = sha256_new();
     static unsigned char buf[1 << 16];
     int64_t total = 0;
     ssize_t n;
@@ -55,18 +35,15 @@ static int hash_file(const char *path, char hex[DIGEST_HEX_LEN + 1], int64_t *si
             rc = err_set(e, "cannot read '%s': %s", path, strerror(errno));
             break;
         }
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        sha256_update(h, buf, (size_t)n);
         total += n;
     }
     close(fd);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
     if (rc == 0) {
-        to_hex(md, hex);
+        sha256_final(h, hex);
         *size = total;
     }
+    sha256_free(h);
     return rc;
 }
 

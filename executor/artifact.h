@@ -8,8 +8,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
-
-#define DIGEST_HEX_LEN 64
+#include "util/sha256.h"
 
 /* Digest of a file, or of a folder: SHA-256 over its entries sorted by relative path, each as
  * "f PATH SHA256 SIZE\n", "d PATH\n" or "l PATH TARGET\n". Fills hex (65 bytes), *size (sum
@@ -31,8 +30,5 @@ char *artifact_path(const char *home, const char *hex);
  * hard link (a copy across file systems), made read-only. The original stays in place. */
 int artifact_store(const char *home, const char *path, const char *hex, bool is_dir,
                    struct err *e);
-
-/* SHA-256 of a memory buffer, as hex. */
-void sha256_hex(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1]);
 
 #endif

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "executor/http.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -26,14 +26,14 @@ enum source_kind { SRC_PATH, SRC_FILE_URL, SRC_HTTP };
 /* Where the bytes go: the temporary file and the running digest. */
 struct sink {
     int fd;
-    EVP_MD_CTX *md;
+    struct sha256 *md;
 };
 
 static int hash_chunk(void *ctx, const void *data, size_t len, struct err *e)
 {
     struct sink *s = ctx;
-    if (EVP_DigestUpdate(s->md, data, len) != 1)
-        return err_set(e, "cannot compute sha256: EVP_DigestUpdate failed");
+    (void)e;
+    sha256_update(s->md, data, len);
     return 0;
 }
 
@@ -308,24 +308,13 @@ int ingest_run(const struct ingest_options *opt, struct ingest_result *res, stru
         goto out;
     }
     tmp_made = true;
-    s.md = EVP_MD_CTX_new();
-    if (!s.md || EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) != 1) {
-        err_set(e, "cannot compute sha256: EVP_DigestInit_ex failed");
-        goto out;
-    }
+    s.md = sha256_new();
 
     if (kind == SRC_HTTP ? download(opt, cap, &s, res, e)
                          : copy_local(opt, path.buf, cap, &s, res, e))
         goto out;
 
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_DigestFinal_ex(s.md, md, &mdlen) != 1 || mdlen != 32) {
-        err_set(e, "cannot compute sha256: EVP_DigestFinal_ex failed");
-        goto out;
-    }
-    for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(res->sha256 + 2 * i, 3, "%02x", md[i]);
+    sha256_final(s.md, res->sha256);
     if (opt->sha256 && strcasecmp(opt->sha256, res->sha256)) {
         char want[65];
         for (size_t i = 0; i < sizeof(want); i++)
@@ -354,7 +343,7 @@ out:
         close(s.fd);
     if (tmp_made)
         unlink(tmp);
-    EVP_MD_CTX_free(s.md);
+    sha256_free(s.md);
     free(tmp);
     strbuf_release(&path);
     return ret;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "web/security.h"
@@ -35,11 +36,7 @@ static int token_create(const char *path, struct err *e)
     }
     close(fd);
     char hex[TOKEN_BYTES * 2 + 2];
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        static const char digits[] = "0123456789abcdef";
-        hex[2 * i] = digits[raw[i] >> 4];
-        hex[2 * i + 1] = digits[raw[i] & 15];
-    }
+    hex_encode(raw, sizeof(raw), hex);
     hex[TOKEN_BYTES * 2] = '\n';
     hex[TOKEN_BYTES * 2 + 1] = '\0';
     /* O_EXCL: two servers starting at once must not overwrite each other's token */
