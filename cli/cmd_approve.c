@@ -318,8 +318,7 @@ static int decide(int argc, char **argv, bool approve)
         rc = run.status == RUN_SUCCEEDED ? EXIT_OK : EXIT_RUN_FAILED;
         goto out;
     }
-    if (run.lease_owner && engine_owner_alive(run.lease_owner) &&
-        run.lease_expires > store_now_ms()) {
+    if (engine_drives(&run, store_now_ms())) {
         printf("recorded; the engine driving run %lld continues it\n", id);
         rc = EXIT_OK;
         goto out;

@@ -44,8 +44,7 @@ int cmd_cancel(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    if (r.lease_owner && engine_owner_alive(r.lease_owner) &&
-        r.lease_expires > store_now_ms()) {
+    if (engine_drives(&r, store_now_ms())) {
         /* Its engine sees the request within a second and stops the steps. */
         int64_t until = store_now_ms() + WAIT_MS;
         while (store_now_ms() < until) {

@@ -244,10 +244,11 @@ static bool attempt_ended(struct store *st, long long run_id, const struct attem
     return ended;
 }
 
-/* Is anything left to finish the attempt? Its engine (the run's lease owner: a process of this
- * host that still lives, or any engine of another host), or its shim, which writes exit.json
- * even when the engine died. Neither: nothing will record the attempt's end until someone
- * resumes the run. a may be NULL (no attempt yet: only an engine can start one). */
+/* Is anything left to finish the attempt? Its engine (engine_drives: the run's lease owner,
+ * its lease unexpired — a process of this host that still lives, or an engine of another host
+ * that keeps renewing it), or its shim, which writes exit.json even when the engine died.
+ * Neither: nothing will record the attempt's end until someone resumes the run. a may be NULL
+ * (no attempt yet: only an engine can start one). */
 static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
 {
     if (a && a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))
@@ -256,8 +257,7 @@ static bool anyone_drives(struct store *st, long long run_id, const struct attem
     struct err e = ERR_INIT;
     if (store_run_get(st, run_id, &r, &e) < 0)
         return true; /* cannot tell: keep following */
-    bool alive = run_status_terminal(r.status) ||
-                 (r.lease_owner && engine_owner_alive(r.lease_owner));
+    bool alive = run_status_terminal(r.status) || engine_drives(&r, store_now_ms());
     run_row_release(&r);
     return alive;
 }

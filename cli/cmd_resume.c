@@ -43,8 +43,7 @@ int cmd_resume(int argc, char **argv)
         run_row_release(&r);
         goto out;
     }
-    if (r.lease_owner && engine_owner_alive(r.lease_owner) &&
-        r.lease_expires > store_now_ms()) {
+    if (engine_drives(&r, store_now_ms())) {
         cli_error("run %lld is being driven by a live engine ('%s')", id, r.lease_owner);
         run_row_release(&r);
         goto out;

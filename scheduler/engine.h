@@ -109,5 +109,9 @@ int engine_drive(struct store *st, int64_t run_id, const struct engine_opts *opt
 const char *engine_owner_id(void);
 /* Whether a lease owner string names a live process (on another host: assumed live). */
 bool engine_owner_alive(const char *owner);
+/* Whether a live engine drives run r at now (ms since the epoch): its lease has an owner, has
+ * not expired (lease_expires > now) and engine_owner_alive says the owner lives. Such a run is
+ * that engine's to drive: another process asks it (cancel) or leaves it alone. */
+bool engine_drives(const struct run_row *r, int64_t now);
 
 #endif

@@ -254,6 +254,20 @@ expect_success 'logs --follow of a queued run that no engine drives gives up too
     grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
 '
 
+# An engine of another host cannot be asked whether it lives: its lease says so, and once the
+# lease has expired nothing drives the run, as resume and cancel judge it (engine_drives).
+expect_success 'logs --follow gives up on a run whose other-host engine let its lease expire' '
+    sluice trigger followdead.yaml >tout 2>terr &&
+    r=$(sed -n "s/^queued run \([0-9]*\) .*/\1/p" tout) && test -n "$r" &&
+    db "UPDATE runs SET lease_owner = ${q}elsewhere.invalid:4242:1$q, lease_expires = 1
+        WHERE id = $r" &&
+    { timeout 20 "$SLUICE" logs $r f --follow >fout 2>ferr; rc=$?; } ;
+    cat ferr
+    echo "follow exited $rc"
+    test $rc = 1 &&
+    grep -q "nothing drives run $r any more .*${q}sluice resume $r$q picks it up" ferr
+'
+
 cat >canceldead.yaml <<'EOF'
 pipeline: canceldead
 steps:
