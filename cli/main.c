@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "executor/crawl.h"
-#include "pipeline/load.h"
 #include "util/version.h"
 
 struct command {
@@ -59,7 +57,6 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    pipeline_expect_check = crawl_rule_check;
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

@@ -13,6 +13,7 @@
 
 #include "executor/builtin.h"
 #include "executor/crawl.h"
+#include "pipeline/rules.h"
 #include "util/err.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -240,7 +241,7 @@ int builtin_crawl_main(int argc, char **argv)
     for (size_t i = 0; i < args.nrules; i++) {
         char msg[256];
         int off;
-        if (crawl_rule_check(args.rules[i], &off, msg, sizeof(msg)) < 0) {
+        if (rule_check(args.rules[i], &off, msg, sizeof(msg)) < 0) {
             crawl_error("rule '%s': %s at offset %d", args.rules[i], msg, off);
             bad = true;
         }

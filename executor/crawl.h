@@ -129,18 +129,8 @@ int crawl_stream(FILE *fp, const char *name, const struct crawl_opts *opts,
                  struct crawl_result *res, struct err *e);
 void crawl_result_release(struct crawl_result *res);
 
-/*
- * Rules: comparisons joined by && and || (&& binds tighter) with parentheses, e.g.
- * `rows >= 500 && (nulls(diagnosis) == 0 || distinct(id) == rows)`. A side of a comparison
- * (== != < <= > >=) is a number, `rows`, or nulls(COL), distinct(COL), min(COL), max(COL),
- * mean(COL); at least one side is not a number. COL is a column name, bare (trimmed; no
- * parentheses or quotes in it) or quoted with '...' or "..." (no escapes).
- */
-
-/* Syntax check at pipeline load time (no columns known yet). Returns 0, or -1 with msg
- * filled ("unknown function 'size'") and *err_offset the 0-based byte offset of the
- * problem in rule. err_offset and msg may be NULL. */
-int crawl_rule_check(const char *rule, int *err_offset, char *msg, size_t msgsz);
+/* Rules: the expect: language of pipeline/rules.h (`rows >= 500 && nulls(id) == 0`), whose
+ * rule_check the loader runs at validate time and the crawl built-in before it reads a file. */
 
 /* Evaluate rule against a crawl. Returns 0 with *out filled (release it with
  * crawl_rule_result_release), or -1 with e filled: "rule 'nulls(x) == 0': no column 'x'",

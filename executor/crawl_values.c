@@ -3,12 +3,11 @@
  * crawl.h. */
 #include "executor/crawl_int.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "util/number.h"
 #include "util/xalloc.h"
 
 /* ---- values ----------------------------------------------------------------------------- */
@@ -151,55 +150,11 @@ int crawl_tstamp_cmp(const struct tstamp *a, const struct tstamp *b)
 
 bool crawl_parse_number(const char *s, size_t n, struct value *v)
 {
-    size_t p = 0, nint = 0, nfrac = 0;
-    bool real = false;
-    if (p < n && (s[p] == '+' || s[p] == '-'))
-        p++;
-    for (; p < n && is_digit(s[p]); p++)
-        nint++;
-    if (p < n && s[p] == '.') {
-        real = true;
-        for (p++; p < n && is_digit(s[p]); p++)
-            nfrac++;
-    }
-    if (!nint && !nfrac)
+    enum number_kind k = number_parse(s, n, &v->i, &v->f);
+    if (k == NUMBER_NONE)
         return false;
-    if (p < n && (s[p] == 'e' || s[p] == 'E')) {
-        real = true;
-        p++;
-        if (p < n && (s[p] == '+' || s[p] == '-'))
-            p++;
-        size_t nexp = 0;
-        for (; p < n && is_digit(s[p]); p++)
-            nexp++;
-        if (!nexp)
-            return false;
-    }
-    if (p != n)
-        return false;
-    /* the cell may not be NUL-terminated: parse a copy */
-    char small[64];
-    char *buf = n < sizeof(small) ? small : xmalloc(n + 1);
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    bool ok = true;
-    if (!real) {
-        errno = 0;
-        long long x = strtoll(buf, NULL, 10);
-        if (errno != ERANGE) {
-            v->type = CRAWL_INTEGER;
-            v->i = x;
-            v->f = (double)x;
-            goto out;
-        }
-    }
-    v->f = strtod(buf, NULL);
-    v->type = CRAWL_FLOAT;
-    ok = isfinite(v->f);
-out:
-    if (buf != small)
-        free(buf);
-    return ok;
+    v->type = k == NUMBER_INT ? CRAWL_INTEGER : CRAWL_FLOAT;
+    return true;
 }
 
 static bool text_is(const char *s, size_t n, const char *word)

@@ -15,6 +15,7 @@
 
 #include "pipeline/graph.h"
 #include "pipeline/load_int.h"
+#include "pipeline/rules.h"
 #include "pipeline/yaml.h"
 #include "util/strbuf.h"
 #include "util/strmap.h"
@@ -400,12 +401,12 @@ static void load_top(struct loader *L, const struct ynode *root)
                  ytext_show(shown, p->steps[i].name, strlen(p->steps[i].name)));
         check_refs(L, &p->steps[i], &L->aux[i]);
     }
-    for (size_t i = 0; pipeline_expect_check && i < p->nsteps; i++) {
+    for (size_t i = 0; i < p->nsteps; i++) {
         const struct step *sp = &p->steps[i];
         for (size_t k = 0; k < sp->nexpect; k++) {
             int off = 0;
             char msg[256];
-            if (pipeline_expect_check(sp->expect[k].s, &off, msg, sizeof(msg)) < 0)
+            if (rule_check(sp->expect[k].s, &off, msg, sizeof(msg)) < 0)
                 diag_add(L->diags, sp->expect[k].pos.line, sp->expect[k].pos.col + off,
                          "bad rule in step '%s': %s", sp->name, msg);
         }
@@ -466,8 +467,6 @@ static char *abs_dir(const char *path)
     free(d);
     return res;
 }
-
-int (*pipeline_expect_check)(const char *rule, int *err_offset, char *msg, size_t msgsz);
 
 struct pipeline *pipeline_load_text(const char *path, const char *text, size_t len,
                                     struct diag_list *diags)

@@ -21,10 +21,4 @@ struct pipeline *pipeline_load(const char *path, struct diag_list *diags, char *
 struct pipeline *pipeline_load_text(const char *path, const char *text, size_t len,
                                     struct diag_list *diags);
 
-/* The syntax check of a crawl step's `expect:` rules. The rule language belongs to the crawler
- * (executor/crawl.h), which the pipeline layer does not know: the program installs it here
- * (cli/main.c does); when NULL, rules are checked only when the step runs. Returns 0, or -1
- * with *err_offset (in the rule) and msg set. */
-extern int (*pipeline_expect_check)(const char *rule, int *err_offset, char *msg, size_t msgsz);
-
 #endif

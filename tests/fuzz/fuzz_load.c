@@ -1,7 +1,7 @@
 /* libFuzzer target for the pipeline loader: any bytes in, no crash, leak or hang out.
- * Each input is loaded as a pipeline file, its diagnostics printed (to /dev/null, to exercise
- * diag_print's positions against the text) and everything freed. Run, with new inputs kept
- * out of the seed corpus:
+ * Each input is loaded as a pipeline file (every check of validate, the expect: rules' syntax
+ * included), its diagnostics printed (to /dev/null, to exercise diag_print's positions
+ * against the text) and everything freed. Run, with new inputs kept out of the seed corpus:
  *   make fuzz && build/fuzz/fuzz_load -dict=tests/fuzz/fuzz_load.dict NEW_DIR tests/fuzz/corpus */
 #include <stddef.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pipeline/rules.h"
 #include "tests/unit/crawl_helpers.h"
 #include "util/strbuf.h"
 
@@ -41,7 +42,7 @@ static void syntax_error(const char *rule, int offset, const char *msg)
 {
     char got[256] = "";
     int off = -1;
-    assert_int_equal(crawl_rule_check(rule, &off, got, sizeof(got)), -1);
+    assert_int_equal(rule_check(rule, &off, got, sizeof(got)), -1);
     assert_string_equal(got, msg);
     if (off != offset)
         fail_msg("rule '%s': offset %d, expected %d", rule, off, offset);
@@ -158,9 +159,9 @@ static void test_rules_errors(void **state)
 static void test_rule_syntax(void **state)
 {
     (void)state;
-    assert_int_equal(crawl_rule_check("rows >= 500", NULL, NULL, 0), 0);
+    assert_int_equal(rule_check("rows >= 500", NULL, NULL, 0), 0);
     assert_int_equal(
-        crawl_rule_check(" ( nulls(a) == 0 ) && (rows>1||mean('x y')<=-2.5e3) ", NULL, NULL, 0), 0);
+        rule_check(" ( nulls(a) == 0 ) && (rows>1||mean('x y')<=-2.5e3) ", NULL, NULL, 0), 0);
     syntax_error("", 0, "empty rule");
     syntax_error("   ", 3, "empty rule");
     syntax_error("rows", 4, "expected a comparison (== != < <= > >=)");
@@ -196,7 +197,7 @@ static void test_rule_syntax(void **state)
     /* msg may be short */
     char small[8];
     int off;
-    assert_int_equal(crawl_rule_check("size(a) > 1", &off, small, sizeof(small)), -1);
+    assert_int_equal(rule_check("size(a) > 1", &off, small, sizeof(small)), -1);
     assert_string_equal(small, "unknown");
 }
 

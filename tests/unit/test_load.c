@@ -454,6 +454,31 @@ static void test_crawl_output(void **state)
     pipeline_free(p);
 }
 
+/* The loader checks the syntax of a crawl's expect: rules itself (pipeline/rules.h), whoever
+ * loads the file: validate, the engine, the fuzzer; the caret is at the problem in the rule. */
+static void test_crawl_expect_rules(void **state)
+{
+    (void)state;
+    static const char head[] = "pipeline: x\n"
+                               "steps:\n"
+                               "  in: { kind: ingest, source: d.csv, outputs: [d.csv] }\n"
+                               "  crawl:\n"
+                               "    kind: crawl\n"
+                               "    input: in/d.csv\n"
+                               "    expect:\n"
+                               "      - rows >= 10 && nulls('id') == 0\n";
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load(head, &dl);
+    assert_non_null(p);
+    assert_int_equal(pipeline_step(p, "crawl")->nexpect, 1);
+    pipeline_free(p);
+    char text[512];
+    snprintf(text, sizeof(text), "%s      - nulls(id) => 0\n", head);
+    expect_error(text, 9, 19, "bad rule in step 'crawl': expected a comparison (== != < <= > >=)");
+    snprintf(text, sizeof(text), "%s      - rows > 1 && median(x) > 2\n", head);
+    expect_error(text, 9, 21, "bad rule in step 'crawl': unknown function 'median'");
+}
+
 static void test_all_errors_in_one_pass(void **state)
 {
     (void)state;
@@ -873,7 +898,8 @@ int main(void)
         cmocka_unit_test(test_tumour_loads),   cmocka_unit_test(test_value_positions),
         cmocka_unit_test(test_spec_positions), cmocka_unit_test(test_run_forms),
         cmocka_unit_test(test_params_types),   cmocka_unit_test(test_defaults_applied),
-        cmocka_unit_test(test_crawl_output),   cmocka_unit_test(test_all_errors_in_one_pass),
+        cmocka_unit_test(test_crawl_output),
+        cmocka_unit_test(test_crawl_expect_rules),   cmocka_unit_test(test_all_errors_in_one_pass),
         cmocka_unit_test(test_indentation_mistakes),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
