@@ -18,20 +18,6 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
-static const char crawl_usage[] =
-    "usage: sluice builtin crawl --input PATH --out PATH [--expect RULE]...\n"
-    "internal: run by the engine for a `kind: crawl` step\n"
-    "  --input PATH    the CSV or JSON Lines file (.jsonl/.ndjson, else sniffed)\n"
-    "  --out PATH      where to write schema.json\n"
-    "  --expect RULE   a data-quality rule, e.g. 'rows >= 500', 'nulls(id) == 0'\n";
-
-struct crawl_args {
-    const char *input;
-    const char *out;
-    const char **rules;
-    size_t nrules, alloc;
-};
-
 static void crawl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void crawl_error(const char *fmt, ...)
@@ -42,62 +28,6 @@ static void crawl_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 matched (*i moved past it), 0 not this
- * option, -1 the value is missing. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n))
-        return 0;
-    if (argv[*i][n] == '=') {
-        *value = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n])
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
-}
-
-/* Returns 0, 1 when --help was asked for, or -1 after printing the error. */
-static int crawl_args_parse(int argc, char **argv, struct crawl_args *a)
-{
-    static const char *const names[] = {"--input", "--out", "--expect"};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return 1;
-        const char *value = NULL;
-        size_t k;
-        int rc = 0;
-        for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-            if ((rc = option_value(argc, argv, &i, names[k], &value)) != 0)
-                break;
-        if (rc < 0) {
-            crawl_error("option '%s' needs a value", names[k]);
-            return -1;
-        }
-        if (!rc) {
-            crawl_error("unknown argument '%s'", argv[i]);
-            return -1;
-        }
-        if (k == 0) {
-            a->input = value;
-        } else if (k == 1) {
-            a->out = value;
-        } else {
-            XGROW(a->rules, a->alloc, a->nrules + 1);
-            a->rules[a->nrules++] = value;
-        }
-    }
-    if (!a->input || !a->out) {
-        crawl_error("%s is required", a->input ? "--out" : "--input");
-        return -1;
-    }
-    return 0;
 }
 
 /* Write data to path through a temporary file in the same folder and rename(), so that a
@@ -222,7 +152,7 @@ static void print_summary(const char *input, const struct crawl_result *res)
 
 int builtin_crawl_main(int argc, char **argv)
 {
-    struct crawl_args args = {0};
+    struct builtin_req args;
     struct crawl_result res = {0};
     struct crawl_rule_result *results = NULL;
     struct strbuf json = STRBUF_INIT;
@@ -230,19 +160,18 @@ int builtin_crawl_main(int argc, char **argv)
     size_t nresults = 0, failed = 0;
     int status = 1;
 
-    int rc = crawl_args_parse(argc, argv, &args);
-    if (rc) {
-        fputs(crawl_usage, rc > 0 ? stdout : stderr);
-        status = rc > 0 ? 0 : 1;
+    int done = builtin_start(BUILTIN_CRAWL, argc, argv, &args);
+    if (done >= 0) {
+        status = done;
         goto out;
     }
     /* a typo in a rule should not cost a crawl of a large file */
     bool bad = false;
-    for (size_t i = 0; i < args.nrules; i++) {
+    for (size_t i = 0; i < args.nexpect; i++) {
         char msg[256];
         int off;
-        if (rule_check(args.rules[i], &off, msg, sizeof(msg)) < 0) {
-            crawl_error("rule '%s': %s at offset %d", args.rules[i], msg, off);
+        if (rule_check(args.expect[i], &off, msg, sizeof(msg)) < 0) {
+            crawl_error("rule '%s': %s at offset %d", args.expect[i], msg, off);
             bad = true;
         }
     }
@@ -252,10 +181,10 @@ int builtin_crawl_main(int argc, char **argv)
         crawl_error("%s", e.msg);
         goto out;
     }
-    results = xcalloc(args.nrules, sizeof(*results));
-    for (size_t i = 0; i < args.nrules; i++) {
+    results = xcalloc(args.nexpect, sizeof(*results));
+    for (size_t i = 0; i < args.nexpect; i++) {
         err_clear(&e);
-        if (crawl_rule_eval(&res, args.rules[i], &results[nresults], &e) < 0) {
+        if (crawl_rule_eval(&res, args.expect[i], &results[nresults], &e) < 0) {
             crawl_error("%s", e.msg);
             bad = true;
             continue;
@@ -296,7 +225,7 @@ out:
     for (size_t i = 0; i < nresults; i++)
         crawl_rule_result_release(&results[i]);
     free(results);
-    free(args.rules);
+    builtin_req_release(&args);
     crawl_result_release(&res);
     strbuf_release(&json);
     return status;

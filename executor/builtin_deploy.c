@@ -10,18 +10,6 @@
 #include "executor/builtin.h"
 #include "executor/deploy.h"
 
-static const char usage[] =
-    "usage: sluice builtin deploy --model PATH --target DIR --version LABEL [--name NAME]\n"
-    "                             [--health URL]\n"
-    "                             [--health-timeout MS]\n"
-    "\n"
-    "  --model PATH         the model file or folder to deploy\n"
-    "  --target DIR         deployment folder: DIR/blue, DIR/green, DIR/current -> live slot\n"
-    "  --version LABEL      written to the slot's VERSION file\n"
-    "  --name NAME          the model's file name in the slot (default: that of --model)\n"
-    "  --health URL         must answer 2xx after the switch, else the switch is undone\n"
-    "  --health-timeout MS  how long to keep trying the health check (default and 0: 30000)\n";
-
 static json_t *slot_json(const char *slot)
 {
     return slot[0] ? json_string(slot) : json_null();
@@ -45,45 +33,19 @@ static void print_result(const struct deploy_result *res, const char *version)
 
 int builtin_deploy_main(int argc, char **argv)
 {
-    struct deploy_options opt = {.health_timeout_ms = DEPLOY_DEFAULT_HEALTH_TIMEOUT_MS,
-                                 .progress = stdout};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return builtin_usage_error(usage, "unknown option or missing value '%s'", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--model")) {
-            opt.model = v;
-        } else if (!strcmp(a, "--target")) {
-            opt.target = v;
-        } else if (!strcmp(a, "--version")) {
-            opt.version = v;
-        } else if (!strcmp(a, "--name")) {
-            opt.name = v;
-        } else if (!strcmp(a, "--health")) {
-            opt.health = v;
-        } else if (!strcmp(a, "--health-timeout")) {
-            char *end;
-            errno = 0;
-            long long n = strtoll(v, &end, 10);
-            if (v[0] < '0' || v[0] > '9' || *end || errno || n < 0)
-                return builtin_usage_error(usage,
-                                           "bad --health-timeout '%s': expected milliseconds", v);
-            opt.health_timeout_ms = n; /* 0: deploy_run's default */
-        } else {
-            return builtin_usage_error(usage, "unknown option '%s'", a);
-        }
-    }
-    if (!opt.model)
-        return builtin_usage_error(usage, "missing --model");
-    if (!opt.target)
-        return builtin_usage_error(usage, "missing --target");
-    if (!opt.version)
-        return builtin_usage_error(usage, "missing --version");
+    struct builtin_req req;
+    int done = builtin_start(BUILTIN_DEPLOY, argc, argv, &req);
+    if (done >= 0)
+        return done;
+    struct deploy_options opt = {
+        .model = req.model,
+        .target = req.target,
+        .version = req.version,
+        .name = req.name,
+        .health = req.health,
+        .health_timeout_ms = req.health_timeout_ms, /* 0: deploy_run's default */
+        .progress = stdout,
+    };
 
     struct deploy_result res;
     struct err e = ERR_INIT;

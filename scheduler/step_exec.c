@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "executor/artifact.h"
+#include "executor/builtin.h"
 #include "pipeline/yaml.h"
 #include "scheduler/engine_int.h"
 #include "store/registry.h"
@@ -312,87 +313,63 @@ static bool tmpl_shell_free(const struct tmpl *t)
     return true;
 }
 
-/* The argv of a built-in: `sluice builtin NAME …`, run under the same shim; field holds its
- * fields as this run expands them (by F_*). NULL with e set. */
-static char **builtin_argv(struct run_ctx *run, struct step_rt *s, char *const *field,
-                           struct err *e)
+/* The argv of a built-in: `sluice builtin NAME …` (executor/builtin.h), run under the same
+ * shim; field holds its fields as this run expands them (by F_*). NULL with e set. */
+static char **builtin_command(struct run_ctx *run, struct step_rt *s, char *const *field,
+                              struct err *e)
 {
     const struct step *sp = s->spec;
-    struct argv_buf a = {0};
-    const char *self = run->eng->self_exe;
-    char *dir = s->attempt_dir;
-    argv_push(&a, xstrdup(self));
-    argv_push(&a, xstrdup("builtin"));
+    const char *dir = s->attempt_dir;
+    struct builtin_req req = {.self = run->eng->self_exe};
+    char *path[2] = {NULL, NULL}; /* what req borrows from here */
+    const char **expect = NULL;
     switch (sp->kind) {
     case KIND_INGEST:
-        argv_push(&a, xstrdup("ingest"));
-        argv_push(&a, xstrdup("--source"));
-        argv_push(&a, xstrdup(field[F_SOURCE]));
-        argv_push(&a, xstrdup("--base"));
-        argv_push(&a, xstrdup(run->pipe->dir));
-        argv_push(&a, xstrdup("--out"));
-        argv_push(&a, xasprintf("%s/out/%s", dir, sp->noutputs ? sp->outputs[0].s : "data"));
-        argv_push(&a, xstrdup("--max-size"));
-        argv_push(&a, xasprintf("%lld", (long long)sp->max_size));
-        if (field[F_SHA256]) {
-            argv_push(&a, xstrdup("--sha256"));
-            argv_push(&a, xstrdup(field[F_SHA256]));
-        }
-        argv_push(&a, xstrdup("--meta"));
-        argv_push(&a, xasprintf("%s/ingest.json", dir));
+        req.kind = BUILTIN_INGEST;
+        req.source = field[F_SOURCE];
+        req.base = run->pipe->dir;
+        req.out = path[0] = xasprintf("%s/out/%s", dir, sp->noutputs ? sp->outputs[0].s : "data");
+        req.max_size = sp->max_size;
+        req.sha256 = field[F_SHA256];
+        req.meta = path[1] = xasprintf("%s/ingest.json", dir);
         break;
-    case KIND_CRAWL: {
-        char *in = step_input_path(run, &sp->input, e);
-        if (!in) {
-            argv_free(a.v);
+    case KIND_CRAWL:
+        req.kind = BUILTIN_CRAWL;
+        if (!(req.input = path[0] = step_input_path(run, &sp->input, e)))
             return NULL;
-        }
-        argv_push(&a, xstrdup("crawl"));
-        argv_push(&a, xstrdup("--input"));
-        argv_push(&a, in);
-        argv_push(&a, xstrdup("--out"));
-        argv_push(&a, xasprintf("%s/out/schema.json", dir));
-        for (size_t i = 0; i < sp->nexpect; i++) {
-            argv_push(&a, xstrdup("--expect"));
-            argv_push(&a, xstrdup(sp->expect[i].s));
-        }
+        req.out = path[1] = xasprintf("%s/out/schema.json", dir);
+        expect = xcalloc(sp->nexpect + 1, sizeof(*expect));
+        for (size_t i = 0; i < sp->nexpect; i++)
+            expect[i] = sp->expect[i].s;
+        req.expect = expect;
+        req.nexpect = sp->nexpect;
         break;
-    }
     case KIND_DEPLOY: {
-        char *model = step_input_path(run, &sp->model, e);
-        if (!model) {
-            argv_free(a.v);
+        req.kind = BUILTIN_DEPLOY;
+        if (!(req.model = path[0] = step_input_path(run, &sp->model, e)))
             return NULL;
-        }
-        argv_push(&a, xstrdup("deploy"));
-        argv_push(&a, xstrdup("--model"));
-        argv_push(&a, model);
-        argv_push(&a, xstrdup("--target"));
-        argv_push(&a, xstrdup(field[F_TARGET]));
-        argv_push(&a, xstrdup("--name"));
-        argv_push(&a, xstrdup(sp->model.output));
-        argv_push(&a, xstrdup("--version"));
+        req.target = field[F_TARGET];
+        req.name = sp->model.output;
         struct model_row m = {0};
         struct err me = ERR_INIT;
         if (find_run_model(run, &sp->model, &m, &me) == 0)
-            argv_push(&a, xasprintf("%s:v%d", m.name, m.version));
+            req.version = path[1] = xasprintf("%s:v%d", m.name, m.version);
         else
-            argv_push(&a, xasprintf("run-%lld", (long long)run->id));
+            req.version = path[1] = xasprintf("run-%lld", (long long)run->id);
         model_row_release(&m);
-        if (field[F_HEALTH]) {
-            argv_push(&a, xstrdup("--health"));
-            argv_push(&a, xstrdup(field[F_HEALTH]));
-            argv_push(&a, xstrdup("--health-timeout"));
-            argv_push(&a, xasprintf("%lld", (long long)sp->health_timeout_ms));
-        }
+        req.health = field[F_HEALTH];
+        req.health_timeout_ms = sp->health_timeout_ms;
         break;
     }
     default:
-        argv_free(a.v);
         err_set(e, "step '%s' has nothing to run", sp->name);
         return NULL;
     }
-    return a.v;
+    char **argv = builtin_argv(&req, e);
+    free(path[0]);
+    free(path[1]);
+    free(expect);
+    return argv;
 }
 
 char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e)
@@ -440,7 +417,7 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
     while (n < NFIELDS && expand_field(run, sp, n, &field[n], e) == 0)
         n++;
     if (n == NFIELDS)
-        argv = builtin_argv(run, s, field, e);
+        argv = builtin_command(run, s, field, e);
     for (size_t i = 0; i < NFIELDS; i++)
         free(field[i]);
     return argv;
