@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "executor/spawn.h"
 #include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
