@@ -111,15 +111,19 @@ void run_fail(struct run_ctx *run, const struct err *e)
 
 /* ---- status changes: the store first (conditional), then the plan, then listeners ---- */
 
-/* Move step s to `to`, with the consequences the plan derives. Returns false when the store
- * says someone else changed the step first (then nothing changes here). */
-bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
-                     const char *message)
+/* The one way a step's status changes: the store first (conditional on the status the plan
+ * holds, so that two engines never both make a change) unless `recorded` says another process
+ * already wrote it there (a decision), then the plan and what it derives, then listeners.
+ * Returns false when the store says someone else changed the step first (then nothing changes
+ * here). */
+static bool step_change(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                        const char *message, bool recorded)
 {
     struct err e = ERR_INIT;
     enum step_status from = run->plan.status[s->index];
-    bool changed = false;
-    if (store_step_set_status(run->eng->st, s->row_id, from, to, message, &changed, &e) < 0) {
+    bool changed = recorded;
+    if (!recorded &&
+        store_step_set_status(run->eng->st, s->row_id, from, to, message, &changed, &e) < 0) {
         run_fail(run, &e);
         return false;
     }
@@ -132,6 +136,18 @@ bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
     run_emit_step(run, s, message);
     run_record_settled(run, s, to);
     return true;
+}
+
+bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                  const char *message)
+{
+    return step_change(run, s, to, message, false);
+}
+
+void run_follow_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                     const char *message)
+{
+    step_change(run, s, to, message, true);
 }
 
 /* Whether an upstream step's status is one that settles a step as dto. */

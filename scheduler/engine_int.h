@@ -128,6 +128,10 @@ struct engine {
  * then listeners). False when another process changed the step first. */
 bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
                   const char *message);
+/* The same for a change another process already recorded (a decision on an approval): only
+ * the plan and listeners follow. */
+void run_follow_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                     const char *message);
 void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
 /* Record (store, listeners) the steps the plan settled without running them when s ended with
  * `to` (plan_changes), each with why. */
