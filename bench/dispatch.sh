@@ -3,8 +3,8 @@
 # equivalent build files, in the same script on the same machine. Prints wall time per step,
 # sluice's ratio to each peer, and sluice's peak RSS. Every sluice attempt is recorded in SQLite.
 # A fourth runner, bench/floor.c, does only the file work DESIGN.md asks of every attempt (three
-# folders, a log, an fsync'd exit.json, the step in its own session) in a blocking loop with no
-# engine and no store: "floor" tells how much of sluice's time the contract itself costs here.
+# folders, a log, an exit.json renamed into place, the step in its own session) in a blocking
+# loop with no engine and no store: "floor" tells how much of sluice's time is the contract.
 # A benchmark reports; it does not assert (these machines are noisy).
 #   SLUICE=./sluice  ROUNDS=3  TMPDIR=/tmp  bench/dispatch.sh
 # sluice creates five inodes per step (the attempt's folders, its log and exit.json), make and
@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-3}
 command -v ninja >/dev/null || { echo "ninja is missing: apt-get install ninja-build"; exit 1; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-${CC:-cc} -O2 -pthread -o "$W/floor" bench/floor.c
+${CC:-cc} -O2 -o "$W/floor" bench/floor.c
 
 # gen SHAPE: writes $W/SHAPE/{p.yaml,build.ninja,Makefile}; prints the step count
 gen() {
@@ -98,5 +98,5 @@ for shape in wide chain layered; do
         printf "%-8s %6d  %7.2f ms %7.2f ms %7.2f ms %7.2f ms  %7.2fx %7.2fx %7.2fx %7.2fx  %5.1f MB\n",
             shape, n, s / n, f / n, nn / n, m / n, s / nn, s / m, s / f, f / best, rss / 1024 }'
 done
-echo "(wall time per step, medians of $ROUNDS interleaved rounds; target: sluice <= 1.25x the faster"
-echo " of ninja and make; /floor: sluice over the floor runner; floor/: the floor over that peer)"
+echo "(wall time per step, medians of $ROUNDS interleaved rounds; target: sluice <= 1.25x the floor"
+echo " runner (/floor); /ninja, /make: sluice over each; floor/: the floor over the faster of them)"

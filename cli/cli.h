@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/err.h"
+
 #define EXIT_OK 0
 #define EXIT_RUN_FAILED 1
 #define EXIT_USAGE 2
@@ -41,6 +43,10 @@ int cmd_benchfill(int argc, char **argv);
 
 /* "error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An engine's failure (engine_loop, engine_drive): when the engine left its runs at once, like
+ * a crash (ENGINE_LEFT_*), say why and exit now, cleaning nothing (130 when interrupted, else
+ * 1); otherwise print the error and return. */
+void cli_engine_error(const struct err *e);
 /* Print usage to stdout and return 0 when argv has -h/--help anywhere before "--"; else -1. */
 int cli_help(int argc, char **argv, const char *usage);
 /* "error: MSG\n" + usage to stderr; returns EXIT_USAGE. */

@@ -79,7 +79,7 @@ int cmd_cancel(int argc, char **argv)
     }
     engine_cancel(eng, id);
     if (engine_loop(eng, &e) < 0)
-        cli_error("%s", e.msg);
+        cli_engine_error(&e);
     else {
         printf("run %lld cancelled\n", id);
         rc = EXIT_OK;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "executor/spawn.h"
+#include "executor/executor.h"
 #include "scheduler/engine.h"
 #include "store/query.h"
 #include "store/store.h"
@@ -251,7 +251,8 @@ static bool attempt_ended(struct store *st, long long run_id, const struct attem
  * (no attempt yet: only an engine can start one). */
 static bool anyone_drives(struct store *st, long long run_id, const struct attempt_row *a)
 {
-    if (a && a->pid > 0 && proc_alive((pid_t)a->pid, a->pid_start))
+    const struct executor_ops *x = a ? executor_find(a->executor) : NULL;
+    if (x && x->alive(a))
         return true;
     struct run_row r;
     struct err e = ERR_INIT;

@@ -42,7 +42,7 @@ int cli_drive(struct store *st, long long run_id, const struct engine_opts *opts
     progress_clear(p);
     progress_free(p);
     if (rc < 0) {
-        cli_error("%s", e.msg);
+        cli_engine_error(&e);
         return EXIT_RUN_FAILED;
     }
     if (json)

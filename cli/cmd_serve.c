@@ -129,7 +129,7 @@ int cmd_serve(int argc, char **argv)
     struct engine_opts defaults = {.parallel = (int)parallel};
     engine_adopt(eng, &defaults);
     if (engine_loop(eng, &e) < 0) {
-        cli_error("%s", e.msg);
+        cli_engine_error(&e);
         goto out;
     }
     rc = EXIT_OK;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "scheduler/engine.h"
 #include "store/store.h"
 #include "util/xalloc.h"
 
@@ -143,4 +144,15 @@ int cli_one_arg(int argc, char **argv, const char *usage, const char *what, cons
     if (!*arg)
         return cli_usage_error(usage, "missing %s", what);
     return 0;
+}
+
+void cli_engine_error(const struct err *e)
+{
+    if (e->code == ENGINE_LEFT_INTERRUPTED) {
+        fprintf(stderr, "\n%s\n", e->msg);
+        _exit(130);
+    }
+    cli_error("%s", e->msg);
+    if (e->code == ENGINE_LEFT_TAKEN_OVER)
+        _exit(1);
 }

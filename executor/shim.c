@@ -2,8 +2,7 @@
  * cancel, reports their ends to the engine and writes DIR/exit.json. Signals are never handled
  * asynchronously: SIGTERM, SIGINT and SIGCHLD stay blocked and are read from a signalfd in the
  * one poll() loop, which also sleeps until the next deadline, so there is no handler and no race
- * to reason about. The only other thread makes exit.json durable (fsync, rename) so that a
- * step's report never waits for the disk. */
+ * to reason about. One thread. */
 #include "executor/shim.h"
 
 #include <errno.h>
@@ -595,7 +594,7 @@ static int64_t settle_jobs(struct shim *sh, int *failures)
         job_unpark(j);
         report(sh, j, SHIM_EXITED);
         /* Without a folder (it could not be created) the report alone says what happened. */
-        if (j->dirfd >= 0 && shim_exit_write(sh, j) < 0)
+        if (j->dirfd >= 0 && shim_exit_write(j) < 0)
             (*failures)++;
         job_free(j);
     }
@@ -673,9 +672,7 @@ static int serve(const char *fdarg)
         return EXIT_SHIM_FAILED;
     sh.sock = (int)fd;
     fcntl(sh.sock, F_SETFD, FD_CLOEXEC);
-    shim_syncer_start(&sh.sync);
     int failures = shim_loop(&sh);
-    shim_syncer_stop(&sh.sync);
     free(sh.in);
     close(sh.sigfd);
     return failures ? EXIT_SHIM_FAILED : 0;

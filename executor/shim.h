@@ -2,7 +2,7 @@
  * own, and records each one's end in its folder's exit.json, so a step's result outlives the
  * engine that started it. One shim serves every step of an engine (`--serve FD`): a process
  * start costs more here than a no-op step, so the engine pays it once, not once per step.
- * Libc only (plus one thread for fsync), no stdio streams. */
+ * Libc only, one thread, no stdio streams. */
 #ifndef SLUICE_SHIM_H
 #define SLUICE_SHIM_H
 
@@ -17,7 +17,7 @@
  * starts the step with stdin from /dev/null, stdout and stderr into the log, in a new session
  * (its pid is its process group's id), default signal handling and an empty signal mask, no
  * fd above 2. It answers with a SHIM_STARTED report, and with a SHIM_EXITED report once the step
- * has ended; exit.json is then written (temporary file, fsync, rename) off the reporting path,
+ * has ended; exit.json is then written (temporary file, rename; no fsync, see DESIGN),
  * so a report never waits for the disk. When the engine hangs up (it exited, or was killed),
  * the shim goes on supervising what runs, writes their exit.json, and exits once none is left:
  * an engine that adopts the run waits for the shim's exit, then reads the exit.json files.

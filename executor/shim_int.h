@@ -3,7 +3,6 @@
 #ifndef SLUICE_SHIM_INT_H
 #define SLUICE_SHIM_INT_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -55,27 +54,12 @@ struct job {
     bool parked;           /* dirfd and logfd closed while it runs (many steps run at once) */
 };
 
-/* An exit.json written but not yet durable: fsync, then rename into place. */
-struct sync_item {
-    struct sync_item *next;
-    char *dir; /* by name, not by fd: a backlog of records must not run into the fd limit */
-};
-
-struct syncer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct sync_item *head, **tail;
-    bool stop, running;
-};
-
 struct shim {
     struct job *jobs;
     int sock;      /* the engine; -1 once it hung up, or in the one-step form */
     int sigfd;
     char *in;      /* bytes read from the engine, not yet a whole frame */
     size_t in_len, in_alloc;
-    struct syncer sync;
     size_t njobs;
     size_t fds_kept; /* beyond this many jobs, a running job holds no fd of its own */
 };
@@ -87,11 +71,8 @@ void shim_say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* ---- shim_exit.c ---- */
 
 double shim_cpu_seconds(const struct rusage *ru);
-void shim_syncer_start(struct syncer *sy);
-/* Wait until every queued exit record is in place, then end the thread. */
-void shim_syncer_stop(struct syncer *sy);
-/* Write the job's exit.json; the fds it needs pass to the syncer (or are synced here when there
- * is none). Returns -1 when the temporary file cannot be written. */
-int shim_exit_write(struct shim *sh, struct job *j);
+/* Write the job's exit.json (a temporary file renamed into place). Returns -1, said in the
+ * job's log, when it cannot. */
+int shim_exit_write(struct job *j);
 
 #endif

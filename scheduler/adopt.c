@@ -18,8 +18,6 @@
 #include "store/registry.h"
 #include "util/xalloc.h"
 
-static void recover_attempt(struct run_ctx *run, struct step_rt *s);
-
 const char *engine_owner_id(void)
 {
     static char id[HOST_NAME_MAX + 64];
@@ -69,7 +67,9 @@ void run_free(struct run_ctx *run)
         free(s->cache_info);
         free(s->note);
         argv_free(s->shell_env);
-        strbuf_release(&s->request);
+        argv_free(s->argv);
+        argv_free(s->envp);
+        free(s->workdir);
     }
     free(run->steps);
     if (run->plan_inited)
@@ -102,19 +102,25 @@ static int reuse_parent(struct run_ctx *run, struct err *e)
             struct attempt_row *a = NULL;
             size_t na = 0;
             int64_t from = 0;
-            if (store_attempts_load(st, rows[r].id, &a, &na, e) == 0) {
-                for (size_t j = 0; j < na; j++) {
-                    if (!strcmp(a[j].status, "succeeded"))
-                        from = a[j].id;
-                    else if (!strcmp(a[j].status, "cached") && a[j].cached_from)
-                        from = a[j].cached_from;
-                }
-                attempt_rows_free(a, na);
+            if (store_attempts_load(st, rows[r].id, &a, &na, e) < 0) {
+                step_rows_free(rows, n);
+                return -1;
             }
+            for (size_t j = 0; j < na; j++) {
+                if (!strcmp(a[j].status, "succeeded"))
+                    from = a[j].id;
+                else if (!strcmp(a[j].status, "cached") && a[j].cached_from)
+                    from = a[j].cached_from;
+            }
+            attempt_rows_free(a, na);
             if (from) {
                 char *why = xasprintf("reused from run %lld", (long long)run->row.parent_run);
-                step_reuse(run, s, from, why);
+                int rc = step_reuse(run, s, from, why, e);
                 free(why);
+                if (rc < 0) {
+                    step_rows_free(rows, n);
+                    return -1;
+                }
             }
         }
     }
@@ -122,54 +128,8 @@ static int reuse_parent(struct run_ctx *run, struct err *e)
     return 0;
 }
 
-static bool attempt_file_exists(const struct step_rt *s, const char *name)
-{
-    char *p = xasprintf("%s/%s", s->attempt_dir, name);
-    bool yes = access(p, F_OK) == 0;
-    free(p);
-    return yes;
-}
-
-/* The engine and the shim of an attempt died together (or the shim alone, before it reported
- * the step's pid): the step may still run, with nobody left to record how it ends. Whatever is
- * left of it is killed before its retry can start beside it: the session the engine knows of,
- * and every process that carries the attempt's environment (children that left the session). */
-static void step_kill_leftovers(struct run_ctx *run, struct step_rt *s)
-{
-    if (s->step_pid > 0)
-        proc_kill_group(s->step_pid, s->step_pid_start, SIGKILL);
-    char *run_id = xasprintf("SLUICE_RUN_ID=%lld", (long long)run->id);
-    char *step = xasprintf("SLUICE_STEP=%s", s->spec->name);
-    char *attempt = xasprintf("SLUICE_ATTEMPT=%d", s->attempt_n);
-    const char *kv[] = {run_id, step, attempt};
-    proc_kill_env(kv, 3, "SLUICE_HOME", run->eng->home);
-    free(run_id);
-    free(step);
-    free(attempt);
-}
-
-void step_shim_gone(struct run_ctx *run, struct step_rt *s)
-{
-    struct err e = ERR_INIT;
-    if (!attempt_file_exists(s, "exit.json") && !attempt_file_exists(s, "log")) {
-        /* The shim never got to it (its log is the first thing it creates): the command
-         * provably did not run, so this is no try. */
-        bool ch;
-        store_attempt_finish(run->eng->st, s->attempt_id, "lost", -1, 0, 0, 0, store_now_ms(),
-                             &ch, &e);
-        s->attempts--;
-        step_release_slots(run, s);
-        plan_set(&run->plan, s->index, STEP_PENDING);
-        store_step_set_status(run->eng->st, s->row_id, STEP_RUNNING, STEP_PENDING,
-                              "re-dispatched: its process never started", &ch, &e);
-        return;
-    }
-    if (!attempt_file_exists(s, "exit.json"))
-        step_kill_leftovers(run, s);
-    step_attempt_ended(run, s, NULL);
-}
-
-/* Read back what became of an attempt that was running when its engine went away. */
+/* Read back what became of an attempt that was running when its engine went away: its
+ * executor takes it over and reports its end as if it had started it. */
 static void recover_attempt(struct run_ctx *run, struct step_rt *s)
 {
     struct err e = ERR_INIT;
@@ -190,12 +150,9 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     s->attempts = counted;
     if (!a || strcmp(a->status, "running")) {
         /* The step row says running but no attempt runs: it never got one. */
-        attempt_rows_free(rows, n);
         s->attempt_n = a ? a->n : 0;
-        plan_set(&run->plan, s->index, STEP_PENDING);
-        bool ch;
-        store_step_set_status(run->eng->st, s->row_id, STEP_RUNNING, STEP_PENDING,
-                              "re-dispatched after an engine restart", &ch, &e);
+        attempt_rows_free(rows, n);
+        run_set_step(run, s, STEP_PENDING, "re-dispatched after an engine restart");
         return;
     }
     s->attempt_id = a->id;
@@ -203,30 +160,14 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     free(s->attempt_dir);
     s->attempt_dir = xstrdup(a->dir);
     s->started_ms = a->started_at;
-    pid_t pid = (pid_t)a->pid;
-    unsigned long long start = a->pid_start;
-    s->step_pid = (pid_t)a->step_pid;
-    s->step_pid_start = a->step_pid_start;
-    attempt_rows_free(rows, n);
     s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
     if (!s->holds_slots) {
         run->slots_used += s->cpus;
         s->holds_slots = true;
     }
-
-    if (pid && !attempt_file_exists(s, "exit.json")) {
-        /* Its shim is alive: it writes exit.json before it exits. */
-        int fd = proc_pidfd(pid, start);
-        if (fd >= 0) {
-            s->pid = pid;
-            s->pid_start = start;
-            s->pidfd = fd;
-            if (step_watch(run, s, &e) < 0)
-                run_fail(run, &e);
-            return;
-        }
-    }
-    step_shim_gone(run, s);
+    if (dispatch_adopt(run, s, a, &e) < 0)
+        run_fail(run, &e);
+    attempt_rows_free(rows, n);
 }
 
 int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts *opts,
@@ -307,8 +248,6 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         s->run = run;
         s->index = i;
         s->spec = &run->pipe->steps[i];
-        s->pidfd = -1;
-        strbuf_init(&s->request);
         s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
         /* The rows were written in the pipeline's order: look there first, so that a large
          * pipeline does not cost steps x rows name comparisons. */
@@ -332,19 +271,39 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     plan_init(&run->plan, &run->graph, initial);
     run->plan_inited = true;
     free(initial);
+    /* What can fail without a trace goes first: the outputs of finished steps, the attempt
+     * numbers of retrying ones. */
+    for (size_t i = 0; i < run->nsteps; i++) {
+        struct step_rt *s = &run->steps[i];
+        enum step_status status = run->plan.status[i];
+        int rc = 0;
+        if (step_status_ok(status)) {
+            rc = step_load_outputs(run, s, e);
+        } else if (status == STEP_RETRYING) {
+            struct attempt_row *ar = NULL;
+            size_t na = 0;
+            rc = store_attempts_load(st, s->row_id, &ar, &na, e);
+            for (size_t k = 0; rc == 0 && k < na; k++)
+                if (ar[k].n > s->attempt_n)
+                    s->attempt_n = ar[k].n;
+            attempt_rows_free(ar, na);
+        }
+        if (rc < 0) {
+            free(row_of);
+            step_rows_free(rows, nrows);
+            store_lease_release(st, run_id, me, NULL);
+            goto fail;
+        }
+    }
 
+    /* From here on the run is this engine's: a store failure ends it through run_fail, and
+     * engine_loop reports it. */
     run->next = eng->runs;
     eng->runs = run;
     bool fresh = run->row.status == RUN_QUEUED;
     run_set_status(run, RUN_RUNNING, NULL);
     /* Statuses the plan derived at once (upstream of them already ended). */
-    size_t nc = plan_changes(&run->plan, run->scratch);
-    for (size_t k = 0; k < nc; k++) {
-        struct step_rt *d = &run->steps[run->scratch[k]];
-        bool ch;
-        store_step_set_status(st, d->row_id, STEP_PENDING, run->plan.status[d->index],
-                              "upstream step ended", &ch, e);
-    }
+    run_record_settled(run, NULL, STEP_PENDING);
     /* A cancel requested while no engine drove the run (sluice cancel adopts it to carry the
      * cancel out): an attempt recovered as lost ends cancelled, not retried and not failed. */
     bool cancel = run->row.cancel_requested;
@@ -352,10 +311,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     for (size_t i = 0; i < run->nsteps; i++) {
         struct step_rt *s = &run->steps[i];
         enum step_status status = run->plan.status[i];
-        int64_t next_at = row_of[i]->next_attempt_at;
-        if (step_status_ok(status)) {
-            step_load_outputs(run, s, e);
-        } else if (status == STEP_RUNNING) {
+        if (status == STEP_RUNNING) {
             recover_attempt(run, s);
         } else if (status == STEP_WAITING && s->spec->timeout_ms > 0) {
             s->started_ms = row_of[i]->started_at;
@@ -363,15 +319,7 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
             step_ensure_timer(run, s);
             uv_timer_start(&s->timer, step_on_approval_timeout, left > 0 ? (uint64_t)left : 0, 0);
         } else if (status == STEP_RETRYING) {
-            struct attempt_row *ar = NULL;
-            size_t na = 0;
-            if (store_attempts_load(st, s->row_id, &ar, &na, e) == 0) {
-                for (size_t k = 0; k < na; k++)
-                    if (ar[k].n > s->attempt_n)
-                        s->attempt_n = ar[k].n;
-                attempt_rows_free(ar, na);
-            }
-            int64_t delay = next_at - store_now_ms();
+            int64_t delay = row_of[i]->next_attempt_at - store_now_ms();
             step_ensure_timer(run, s);
             uv_timer_start(&s->timer, step_on_retry_timer, delay > 0 ? (uint64_t)delay : 0, 0);
         }
@@ -382,8 +330,11 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
         run->cancelling = false; /* so that run_cancel stops what still runs, and the rest */
         run_cancel(run, "cancelled");
     }
-    if (fresh && run->row.parent_run && run->row.trigger && !strcmp(run->row.trigger, "retry"))
-        reuse_parent(run, e);
+    if (fresh && run->row.parent_run && run->row.trigger && !strcmp(run->row.trigger, "retry")) {
+        struct err re = ERR_INIT;
+        if (reuse_parent(run, &re) < 0)
+            run_fail(run, &re);
+    }
     if (eng->handles_open) {
         /* The loop already runs (serve): start what is ready now. */
         run_pump(run);
@@ -391,9 +342,6 @@ int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts 
     }
     return 0;
 fail:
-    if (run->plan_inited || eng->runs == run) {
-        /* not reached: failures happen before the run is listed */
-    }
     run_free(run);
     return -1;
 }

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "executor/spawn.h"
 #include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
@@ -26,9 +25,7 @@ void step_follow_decision(struct run_ctx *run, struct step_rt *s, enum step_stat
         return;
     if (s->timer_inited)
         uv_timer_stop(&s->timer);
-    plan_set(&run->plan, s->index, to);
-    run_emit_step(run, s, message);
-    run_record_settled(run, s, to);
+    run_follow_step(run, s, to, message);
     if (!step_status_ok(to) && run->opts.fail_fast)
         run_cancel(run, "--fail-fast: a step failed");
 }

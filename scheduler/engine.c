@@ -15,7 +15,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "executor/spawn.h"
 #include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
@@ -112,15 +111,19 @@ void run_fail(struct run_ctx *run, const struct err *e)
 
 /* ---- status changes: the store first (conditional), then the plan, then listeners ---- */
 
-/* Move step s to `to`, with the consequences the plan derives. Returns false when the store
- * says someone else changed the step first (then nothing changes here). */
-bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
-                     const char *message)
+/* The one way a step's status changes: the store first (conditional on the status the plan
+ * holds, so that two engines never both make a change) unless `recorded` says another process
+ * already wrote it there (a decision), then the plan and what it derives, then listeners.
+ * Returns false when the store says someone else changed the step first (then nothing changes
+ * here). */
+static bool step_change(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                        const char *message, bool recorded)
 {
     struct err e = ERR_INIT;
     enum step_status from = run->plan.status[s->index];
-    bool changed = false;
-    if (store_step_set_status(run->eng->st, s->row_id, from, to, message, &changed, &e) < 0) {
+    bool changed = recorded;
+    if (!recorded &&
+        store_step_set_status(run->eng->st, s->row_id, from, to, message, &changed, &e) < 0) {
         run_fail(run, &e);
         return false;
     }
@@ -133,6 +136,18 @@ bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
     run_emit_step(run, s, message);
     run_record_settled(run, s, to);
     return true;
+}
+
+bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                  const char *message)
+{
+    return step_change(run, s, to, message, false);
+}
+
+void run_follow_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                     const char *message)
+{
+    step_change(run, s, to, message, true);
 }
 
 /* Whether an upstream step's status is one that settles a step as dto. */
@@ -160,10 +175,12 @@ static char *settled_why(struct run_ctx *run, const struct step_rt *d, enum step
     if (found)
         return xasprintf("%s (trigger_rule %s)", found, trigger_rule_name(r));
     const struct graph_node *nd = &run->graph.nodes[d->index];
-    for (size_t k = 0; k < nd->ndeps && !ended_as(to, dto); k++) {
+    for (size_t k = 0; k < nd->ndeps && (!s || !ended_as(to, dto)); k++) {
         s = &run->steps[nd->deps[k]];
         to = run->plan.status[s->index];
     }
+    if (!s)
+        return xstrdup("upstream step ended");
     return xasprintf("upstream step '%s' %s", s->spec->name, step_status_name(to));
 }
 
@@ -203,73 +220,6 @@ void step_release_slots(struct run_ctx *run, struct step_rt *s)
         run->slots_used -= s->cpus;
         s->holds_slots = false;
     }
-}
-
-/* ---- the step's process ---- */
-
-void step_on_poll_closed(uv_handle_t *h)
-{
-    struct step_rt *s = h->data;
-    struct run_ctx *run = s->run;
-    engine_crash_point("exited", s->spec->name);
-    s->polling = false;
-    run->npolling--;
-    if (s->timer_inited)
-        uv_timer_stop(&s->timer); /* a pending SIGKILL of a cancel */
-    if (s->pidfd >= 0)
-        close(s->pidfd);
-    s->pidfd = -1;
-    run->closing--;
-    if (run->eng->stopping)
-        return; /* left to the shim and the next engine */
-    step_shim_gone(run, s);
-    run_pump(run);
-    run_check_end(run);
-}
-
-static void on_exit_readable(uv_poll_t *h, int status, int events)
-{
-    (void)status;
-    (void)events;
-    uv_poll_stop(h);
-    uv_close((uv_handle_t *)h, step_on_poll_closed);
-}
-
-int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e)
-{
-    int rc = uv_poll_init(&run->eng->loop, &s->poll, s->pidfd);
-    if (rc < 0)
-        return err_set(e, "cannot watch process %d: %s", (int)s->pid, uv_strerror(rc));
-    s->poll.data = s;
-    s->polling = true;
-    run->npolling++;
-    run->closing++;
-    rc = uv_poll_start(&s->poll, UV_READABLE, on_exit_readable);
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&s->poll, step_on_poll_closed);
-        return err_set(e, "cannot watch process %d: %s", (int)s->pid, uv_strerror(rc));
-    }
-    return 0;
-}
-
-static void on_adopted_kill(uv_timer_t *t)
-{
-    struct step_rt *s = t->data;
-    if (s->polling)
-        proc_kill_group(s->step_pid, s->step_pid_start, SIGKILL);
-}
-
-void step_stop_adopted(struct run_ctx *run, struct step_rt *s)
-{
-    /* Without the step's pid (its engine died before recording it) there is nothing safe to
-     * signal: the shim serves other steps too. The step then ends by itself or by its timeout,
-     * and the run ends cancelled after it. */
-    if (s->step_pid <= 0 || proc_kill_group(s->step_pid, s->step_pid_start, SIGTERM) < 0)
-        return;
-    /* A stopped process would sit on its SIGTERM. */
-    proc_kill_group(s->step_pid, s->step_pid_start, SIGCONT);
-    step_ensure_timer(run, s);
-    uv_timer_start(&s->timer, on_adopted_kill, (uint64_t)run->opts.kill_grace_ms, 0);
 }
 
 void step_on_retry_timer(uv_timer_t *t)
@@ -322,43 +272,59 @@ static void attempt_failed(struct run_ctx *run, struct step_rt *s, const char *w
         run_cancel(run, "--fail-fast: a step failed");
 }
 
-void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shim_exit *report)
+/* An attempt that provably never ran goes again, without counting as a try. */
+static void attempt_never_started(struct run_ctx *run, struct step_rt *s, const char *why)
 {
     struct err e = ERR_INIT;
-    struct shim_exit x;
+    bool ch = false;
+    if (store_attempt_finish(run->eng->st, s->attempt_id, "lost", -1, 0, 0, 0, store_now_ms(),
+                             &ch, &e) < 0) {
+        run_fail(run, &e);
+        return;
+    }
+    s->attempts--;
+    char *msg = xasprintf("re-dispatched: %s", why);
+    run_set_step(run, s, STEP_PENDING, msg);
+    free(msg);
+}
+
+void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exec_result *r)
+{
+    struct err e = ERR_INIT;
     step_release_slots(run, s);
-    bool have_exit = true;
-    if (report)
-        x = *report;
-    else
-        have_exit = shim_read_exit(s->attempt_dir, &x, &e) == 0;
-    int exit_code = have_exit ? x.exit : -1;
+    if (r->why == EXEC_NEVER_STARTED) {
+        attempt_never_started(run, s, r->msg[0] ? r->msg : "its process never started");
+        return;
+    }
+    bool have_exit = r->why != EXEC_LOST && r->why != EXEC_START_FAILED;
+    int exit_code = have_exit ? r->exit : -1;
     const char *astatus;
     char *why = NULL;
     bool lost = false, retryable = true, ok = false;
-    if (have_exit && x.msg[0]) {
-        /* The shim could not even create the attempt's folder or log. */
+    if (r->why == EXEC_START_FAILED) {
         astatus = "failed";
-        why = xasprintf("cannot start step: %s", x.msg);
-    } else if (!have_exit) {
+        why = xasprintf("cannot start step: %s", r->msg);
+    } else if (r->why == EXEC_LOST) {
         astatus = "lost";
         lost = true;
-        why = xasprintf("attempt %d was lost: its shim ended without writing its exit record",
-                        s->attempt_n);
-    } else if (x.cancelled || (run->cancelling && (x.signal || exit_code))) {
+        why = xasprintf("attempt %d was lost: %s", s->attempt_n,
+                        r->msg[0] ? r->msg : "nothing says how it ended");
+    } else if (r->why == EXEC_CANCELLED ||
+               (run->cancelling && (r->signal || exit_code || r->why != EXEC_EXITED))) {
         astatus = "cancelled";
         retryable = false;
         why = xstrdup("cancelled");
-    } else if (x.timed_out) {
+    } else if (r->why == EXEC_TIMED_OUT) {
         astatus = "timed_out";
-        char d[32];
-        snprintf(d, sizeof(d), "%lldms", (long long)s->spec->timeout_ms);
-        why = xasprintf("timed out after %s", d);
-    } else if (x.signal || exit_code) {
+        why = xasprintf("timed out after %lldms", (long long)s->spec->timeout_ms);
+    } else if (r->why == EXEC_OUT_OF_MEMORY) {
+        astatus = "failed";
+        why = xasprintf("out of memory%s%s", r->msg[0] ? ": " : "", r->msg);
+    } else if (r->signal || exit_code) {
         astatus = "failed";
         char *last = step_log_last_line(s->attempt_dir);
-        if (x.signal)
-            why = xasprintf("killed by signal %d (%s)%s%s", x.signal, strsignal(x.signal),
+        if (r->signal)
+            why = xasprintf("killed by signal %d (%s)%s%s", r->signal, strsignal(r->signal),
                             last ? ": " : "", last ? last : "");
         else
             why = xasprintf("exited with status %d%s%s", exit_code, last ? ": " : "",
@@ -376,7 +342,7 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
     }
     if (ok) {
         struct err ce = ERR_INIT;
-        s->no_metrics = report && report->no_metrics;
+        s->no_metrics = r->no_metrics;
         int rc_collect = step_collect(run, s, &ce);
         s->no_metrics = false;
         if (rc_collect < 0) {
@@ -386,9 +352,9 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shi
         }
     }
     bool changed = false;
-    int rc = store_attempt_finish(st, s->attempt_id, astatus, exit_code,
-                                  have_exit ? x.signal : 0, have_exit ? x.cpu_s : 0,
-                                  have_exit ? x.max_rss_kb : 0, store_now_ms(), &changed, &e);
+    int rc = store_attempt_finish(st, s->attempt_id, astatus, exit_code, have_exit ? r->signal : 0,
+                                  have_exit ? r->cpu_s : 0, have_exit ? r->max_rss_kb : 0,
+                                  store_now_ms(), &changed, &e);
     if (rc < 0 || store_commit(st, &e) < 0) {
         store_rollback(st);
         free(why);
@@ -415,56 +381,47 @@ static char *attempt_dir(struct run_ctx *run, const struct step *sp, int n)
     return xasprintf("%s/runs/%lld/%s/%d", run->eng->home, (long long)run->id, sp->name, n);
 }
 
-/* Record a new attempt and queue its run request for the shim, which gets it once the record
- * has committed (engine_flush). message goes on the step (a cache miss's why). */
+/* Record a new attempt and queue it for its executor, which gets it once the record has
+ * committed (engine_flush). message goes on the step (a cache miss's why). */
 static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *message)
 {
     struct err e = ERR_INIT;
     struct store *st = run->eng->st;
     const struct step *sp = s->spec;
     int n = s->attempt_n + 1;
-    char *dir = attempt_dir(run, sp, n);
     char **argv = NULL, **envp = NULL, *workdir = NULL;
     bool shell = false;
-    const char *failure = NULL;
-    char *msg = NULL;
+    struct executor *x = NULL;
 
     free(s->attempt_dir);
-    s->attempt_dir = dir;
+    s->attempt_dir = attempt_dir(run, sp, n);
     s->attempt_n = n;
-    if (sp->executor && strcmp(sp->executor, "local")) {
-        /* DESIGN's Slurm executor (sbatch/sacct) is not built yet: running such a step here,
-         * on this machine, would not be what its pipeline asks for. */
-        err_set(&e, "executor '%s' is not available in this build yet: only 'local' runs steps "
-                    "(remove 'executor: %s' to run the step on this machine)",
-                sp->executor, sp->executor);
-        failure = e.msg;
-    } else if (!(argv = step_command(run, s, &shell, &e)) ||
-               !(envp = step_environ(run, s, dir, &e)) ||
-               step_field(run, sp, "workdir", &workdir, &e) < 0 ||
-               dispatch_ensure(run->eng, &e) < 0) {
-        failure = e.msg;
-    }
-    if (!failure && !shell)
-        step_resolve_command(run->eng, argv, envp);
-    if (failure) {
-        /* Nothing was spawned: the step fails without an attempt (it would fail again). */
-        msg = xstrdup(failure);
-        enum step_status from = run->plan.status[s->index];
-        if (from == STEP_PENDING || from == STEP_RETRYING)
-            run_set_step(run, s, STEP_FAILED, msg);
+    if (!(x = dispatch_executor(run, s, &e)) || !(argv = step_command(run, s, &shell, &e)) ||
+        !(envp = step_environ(run, s, s->attempt_dir, &e)) ||
+        step_field(run, sp, "workdir", &workdir, &e) < 0)
+        goto fail;
+    s->attempts++;
+    if (store_begin(st, &e) < 0 ||
+        store_attempt_insert(st, s->row_id, n, s->attempt_dir, 0, &s->attempt_id, &e) < 0 ||
+        store_attempt_set_executor(st, s->attempt_id, x->ops->name, &e) < 0 ||
+        store_step_set_retry(st, s->row_id, s->attempts, 0, &e) < 0 ||
+        step_record_inputs(run, s, &e) < 0) {
+        store_rollback(st);
+        s->attempts--;
+        run_fail(run, &e);
         goto out;
     }
-    s->attempts++;
-    /* The attempt's pid is the shim's: a restarted engine waits for it to exit, then reads
-     * the attempt's exit.json. */
-    if (store_begin(st, &e) < 0 ||
-        store_attempt_insert(st, s->row_id, n, dir, 0, &s->attempt_id, &e) < 0 ||
-        store_attempt_set_pid(st, s->attempt_id, run->eng->shim->pid, run->eng->shim->start,
-                              NULL, &e) < 0 ||
-        store_step_set_retry(st, s->row_id, s->attempts, 0, &e) < 0 ||
-        step_record_inputs(run, s, &e) < 0 || store_commit(st, &e) < 0) {
+    struct exec_attempt a = {s->attempt_id, run->id, sp->name, n, s->attempt_dir,
+                             run->opts.kill_grace_ms};
+    if (x->ops->prepare && x->ops->prepare(x, &a, &e) < 0) {
         store_rollback(st);
+        s->attempts--;
+        s->attempt_id = 0;
+        goto fail;
+    }
+    if (store_commit(st, &e) < 0) {
+        store_rollback(st);
+        s->attempts--;
         run_fail(run, &e);
         goto out;
     }
@@ -474,18 +431,23 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     run->slots_used += s->cpus;
     s->holds_slots = true;
     s->cancel_sent = false;
-    struct spawn_req req = {
-        .dir = dir,
-        .workdir = workdir ? workdir : run->pipe->dir,
-        .argv = shell ? NULL : argv,
-        .shell = shell ? argv[0] : NULL,
-        .envp = envp,
-        .timeout_ms = (unsigned long)sp->timeout_ms,
-        .grace_ms = (unsigned long)run->opts.kill_grace_ms,
-    };
-    dispatch_run(run, s, &req);
+    free(s->workdir);
+    s->workdir = workdir ? workdir : xstrdup(run->pipe->dir);
+    workdir = NULL;
+    s->argv = argv;
+    s->envp = envp;
+    s->shell = shell;
+    argv = envp = NULL;
+    dispatch_start(run, s);
+    goto out;
+fail:
+    /* Nothing was recorded: the step fails without an attempt (it would fail again). */
+    {
+        enum step_status from = run->plan.status[s->index];
+        if (from == STEP_PENDING || from == STEP_RETRYING)
+            run_set_step(run, s, STEP_FAILED, e.msg);
+    }
 out:
-    free(msg);
     free(workdir);
     argv_free(argv);
     argv_free(envp);
@@ -493,31 +455,32 @@ out:
 
 /* ---- starting steps ---- */
 
-/* Settle step s as `cached` with the outputs and metrics of an earlier attempt (a cache hit,
- * or a step that succeeded in the run being retried). False when that attempt's artifacts are
- * no longer there. */
-bool step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why)
+int step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why,
+               struct err *e)
 {
     struct store *st = run->eng->st;
-    struct err e = ERR_INIT;
     int64_t rec = 0;
     bool ch = false;
     free(s->attempt_dir);
     s->attempt_dir = NULL;
     s->attempt_n = 0;
-    if (store_begin(st, &e) == 0 &&
-        store_attempt_insert(st, s->row_id, 0, "", from, &rec, &e) == 0) {
+    if (store_begin(st, e) == 0 &&
+        store_attempt_insert(st, s->row_id, 0, "", from, &rec, e) == 0) {
         s->attempt_id = rec;
-        if (step_collect(run, s, &e) == 0 &&
-            store_attempt_finish(st, rec, "cached", 0, 0, 0, 0, store_now_ms(), &ch, &e) == 0 &&
-            store_commit(st, &e) == 0) {
+        if (step_collect(run, s, e) == 0 &&
+            store_attempt_finish(st, rec, "cached", 0, 0, 0, 0, store_now_ms(), &ch, e) == 0 &&
+            store_commit(st, e) == 0) {
             run_set_step(run, s, STEP_CACHED, why);
-            return true;
+            return 1;
         }
     }
     store_rollback(st);
     s->attempt_id = 0;
-    return false;
+    if (e->code == REUSE_GONE) {
+        err_clear(e);
+        return 0;
+    }
+    return -1;
 }
 
 /* Decide a ready step: skip it, reuse a cached result, wait for approval, or run it. */
@@ -575,8 +538,12 @@ static void start_step(struct run_ctx *run, struct step_rt *s)
         }
         if (hit) {
             char *why = xasprintf("cache hit: reused attempt %lld", (long long)hit);
-            bool reused = step_reuse(run, s, hit, why);
+            int reused = step_reuse(run, s, hit, why, &e);
             free(why);
+            if (reused < 0) {
+                run_fail(run, &e);
+                return;
+            }
             if (reused)
                 return;
             /* An unusable hit (its artifact is gone): run the step. */
@@ -640,12 +607,9 @@ void run_cancel(struct run_ctx *run, const char *why)
             if (s->timer_inited)
                 uv_timer_stop(&s->timer);
             run_set_step(run, s, STEP_CANCELLED, why);
-        } else if (st == STEP_RUNNING && s->dispatched && !s->cancel_sent) {
+        } else if (st == STEP_RUNNING && s->in_exec && !s->cancel_sent) {
             s->cancel_sent = true;
             dispatch_cancel(run, s);
-        } else if (st == STEP_RUNNING && s->polling && !s->cancel_sent) {
-            s->cancel_sent = true;
-            step_stop_adopted(run, s);
         }
     }
     run_check_end(run);
@@ -681,7 +645,7 @@ void run_close_handles(struct run_ctx *run)
  * every step of a large pipeline. */
 static bool any_process(const struct run_ctx *run)
 {
-    return run->npolling > 0 || dispatch_runs_any(run);
+    return run->in_exec > 0;
 }
 
 void run_set_status(struct run_ctx *run, enum run_status to, const char *message)

@@ -69,8 +69,14 @@ void engine_set_listener(struct engine *eng, engine_event_cb cb, void *data);
  * is being driven by another engine (host:123:456)"). */
 int engine_add_run(struct engine *eng, int64_t run_id, const struct engine_opts *opts,
                    struct err *e);
+/* e->code of engine_loop when the engine left its runs at once, like a crash, with nothing
+ * more written: the caller should exit at once (_exit), without cleaning up. */
+#define ENGINE_LEFT_INTERRUPTED 130 /* a third SIGINT or SIGTERM: the user insists */
+#define ENGINE_LEFT_TAKEN_OVER 75   /* another engine took a run over while this one was stopped
+                                     * (SIGSTOP, a debugger, a machine asleep) past its lease */
+
 /* Run the loop until every run added has ended or stopped waiting. Returns 0, or -1 on an
- * error of the engine itself (store failure). */
+ * error of the engine itself (store failure, or ENGINE_LEFT_* in e->code). */
 int engine_loop(struct engine *eng, struct err *e);
 /* Ask every run (run_id 0) or one run to cancel: running steps get SIGTERM (SIGKILL after the
  * grace period), nothing new starts. */

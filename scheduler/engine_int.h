@@ -6,7 +6,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "executor/spawn.h"
+#include "executor/executor.h"
 #include "pipeline/graph.h"
 #include "pipeline/spec.h"
 #include "scheduler/engine.h"
@@ -36,16 +36,13 @@ struct step_rt {
     int64_t attempt_id;      /* current attempt, 0 when none */
     int attempt_n;
     char *attempt_dir;       /* HOME/runs/RUN/STEP/N */
-    pid_t pid;               /* an adopted attempt's shim (another engine's) */
-    unsigned long long pid_start;
-    int pidfd;               /* -1 when none */
-    uv_poll_t poll;          /* an adopted attempt: readable when its shim has exited */
-    bool polling;
-    bool dispatched;         /* our shim runs the current attempt: its end is reported */
-    pid_t step_pid;          /* the attempt's process (its session's id), 0 until known */
-    unsigned long long step_pid_start;
-    bool step_pid_saved;     /* in the store: an engine that adopts the attempt can stop it */
-    struct strbuf request;   /* the run request, until it is sent */
+    struct executor *exec;   /* its executor, once it has needed one */
+    bool in_exec;            /* the current attempt is with its executor: its end is reported */
+    bool start_queued;       /* recorded, handed to the executor once the record commits */
+    char **argv;             /* the queued start's command (argv, or the shell script alone) */
+    char *workdir;           /* where it runs (workdir: expanded, or the pipeline's folder) */
+    char **envp;
+    bool shell;
     uv_timer_t timer;        /* retry delay, approval timeout */
     bool timer_inited;
     int64_t started_ms;
@@ -58,7 +55,7 @@ struct step_rt {
     char *cache_info;
     char *note;              /* said on success: catalog version, deployment, extras */
     char **shell_env;        /* SLUICE_V_n=value of a shell-form run's substitutions */
-    bool no_metrics;         /* the shim saw no metrics.json: step_collect need not look */
+    bool no_metrics;         /* its executor saw no metrics file: step_collect need not look */
 };
 
 struct run_ctx {
@@ -80,46 +77,29 @@ struct run_ctx {
     bool stopped_waiting;    /* --no-wait: left waiting for an approval */
     enum run_status final;
     int closing;             /* handles still closing */
-    size_t npolling;         /* steps with polling set */
+    size_t in_exec;          /* steps whose attempt is with an executor */
     size_t *scratch;         /* n indices, for plan_changes */
     size_t settled_untold;   /* steps settled by the plan whose events are still to be sent */
     struct value param_scratch;
 };
 
-/* Commands found on a PATH, remembered: a failed execve per PATH folder costs milliseconds
- * here, a resolved path none. */
-struct path_entry {
-    char *key;  /* PATH value, NUL, command name */
-    size_t key_len;
-    char *path; /* absolute, or NULL when not found */
-    struct path_entry *next;
-};
-
-/* A request for the shim, sent once the iteration's transaction has committed. */
+/* An executor call waiting for the iteration's transaction to commit. */
 struct queued {
     struct step_rt *s;
     bool cancel;
 };
 
-/* The engine's shim (scheduler/dispatch.c); freed once its pipe has closed, so that a new one
- * can start while a dead one's handle is still closing. */
-struct shim_conn {
-    uv_pipe_t pipe;
-    struct engine *eng;
-    pid_t pid;
-    unsigned long long start;
-    struct strbuf in;        /* report bytes read, not yet a whole report */
-};
+#define ENGINE_MAX_EXECUTORS 4
 
 struct engine {
     uv_loop_t loop;
-    struct shim_conn *shim;  /* NULL until the first step, and after a hang-up */
-    uv_prepare_t flush;      /* commits the iteration's writes, then sends queued requests */
+    struct executor *execs[ENGINE_MAX_EXECUTORS]; /* made when a step first needs one */
+    size_t nexecs;
+    uv_prepare_t flush;      /* commits the iteration's writes, then makes the queued calls */
     struct queued *queue;
     size_t nqueue, queue_alloc;
-    struct step_rt **inflight; /* dispatched steps, whose end the shim will report */
+    struct step_rt **inflight; /* steps whose attempt is with an executor, by attempt id */
     size_t ninflight, inflight_alloc;
-    struct path_entry *paths;
     struct store *st;
     char *home;
     char *self_exe;
@@ -138,6 +118,7 @@ struct engine {
     engine_stop_cb on_stop;
     void *on_stop_data;
     bool failed;             /* a store error stopped the engine */
+    bool left;               /* engine_leave: nothing more may be written or started */
     struct err error;
 };
 
@@ -147,6 +128,10 @@ struct engine {
  * then listeners). False when another process changed the step first. */
 bool run_set_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
                   const char *message);
+/* The same for a change another process already recorded (a decision on an approval): only
+ * the plan and listeners follow. */
+void run_follow_step(struct run_ctx *run, struct step_rt *s, enum step_status to,
+                     const char *message);
 void run_emit_step(struct run_ctx *run, struct step_rt *s, const char *message);
 /* Record (store, listeners) the steps the plan settled without running them when s ended with
  * `to` (plan_changes), each with why. */
@@ -159,16 +144,14 @@ size_t run_count_done(const struct run_ctx *run);
 size_t run_count_not_run(const struct run_ctx *run);
 /* A store failure: remember it and cancel the run. */
 void run_fail(struct run_ctx *run, const struct err *e);
-/* Another engine took run over while this one was stopped (SIGSTOP, a debugger, a machine
- * asleep) for longer than the lease. Nothing this engine wrote since may land, and nothing
- * more may start for it: like a crash, the open batch is never committed and the engine
- * leaves at once (exit status 1, a message on stderr). Its shim goes on with the steps it
- * runs; the other engine reads their exit.json. */
-_Noreturn void engine_lease_lost(struct run_ctx *run);
+/* Leave every run at once, like a crash: the open batch is never committed, nothing more is
+ * written or started, the loop stops and engine_loop fails with code (ENGINE_LEFT_*) and msg.
+ * What runs goes on under its executor; the next engine adopts it. */
+void engine_leave(struct engine *eng, int code, const char *msg);
 /* Fencing, before a batch commits: the lease of every run whose heartbeat is late (the engine
- * was stopped) is renewed inside the batch, and a run taken over by another engine ends this
- * engine through engine_lease_lost, so that its writes never land. */
-void engine_fence_leases(struct engine *eng);
+ * was stopped) is renewed inside the batch; a run another engine took over meanwhile makes
+ * this engine leave (engine_leave), so that its writes never land. Returns -1 then. */
+int engine_fence_leases(struct engine *eng);
 void run_set_status(struct run_ctx *run, enum run_status to, const char *message);
 /* Start every ready step capacity allows. */
 void run_pump(struct run_ctx *run);
@@ -178,40 +161,42 @@ void run_cancel(struct run_ctx *run, const char *why);
 void run_close_handles(struct run_ctx *run);
 void step_release_slots(struct run_ctx *run, struct step_rt *s);
 void step_ensure_timer(struct run_ctx *run, struct step_rt *s);
-int step_watch(struct run_ctx *run, struct step_rt *s, struct err *e);
-void step_on_poll_closed(uv_handle_t *h);
 void step_on_retry_timer(uv_timer_t *t);
-/* Read the attempt's exit record and settle it: success, retry or failure. */
-void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct shim_exit *report);
-/* Stop an attempt another engine started (its shim is not ours to ask): SIGTERM to the step's
- * session, SIGKILL after the grace period. */
-void step_stop_adopted(struct run_ctx *run, struct step_rt *s);
+/* Settle the attempt its executor reported ended: success, retry or failure. */
+void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exec_result *r);
 /* A run has ended: look at once (not at the next 20 ms check) whether the loop can end. */
 void engine_check_soon(struct engine *eng);
 /* Test hook (SLUICE_CRASH_AT), see engine.c. */
 void engine_crash_point(const char *point, const char *step);
-/* Settle s as cached with an earlier attempt's outputs and metrics. */
-bool step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why);
+/* Settle s as cached with the outputs and metrics of an earlier attempt, from (a cache hit, or
+ * a step that succeeded in the run being retried). 1 when it is; 0 when that attempt's
+ * artifacts are no longer there (the step must run); -1 with e set when the store fails. */
+#define REUSE_GONE 410 /* e->code of step_collect: a reused artifact is gone */
+int step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char *why,
+               struct err *e);
 
-/* ---- dispatch.c: the shim ---- */
+/* ---- dispatch.c: handing attempts to executors ---- */
 
-/* Start the engine's shim unless it runs. 0, or -1 with e set. */
-int dispatch_ensure(struct engine *eng, struct err *e);
-/* Queue the run request of s's recorded attempt (s->attempt_id); s is dispatched from now. */
-void dispatch_run(struct run_ctx *run, struct step_rt *s, const struct spawn_req *req);
-/* Whether the shim runs a step of this run. */
-bool dispatch_runs_any(const struct run_ctx *run);
-/* Record the pids of running steps that the shim reported since the last call. */
-void dispatch_save_pids(struct engine *eng);
-/* Queue a cancel of s's dispatched attempt. */
+/* The executor s runs under (its spec's executor:), made at its first use. NULL with e set when
+ * this build has none of that name. */
+struct executor *dispatch_executor(struct run_ctx *run, struct step_rt *s, struct err *e);
+/* s's recorded attempt goes to its executor once the record has committed (engine_flush);
+ * s->argv, s->envp are handed over then. */
+void dispatch_start(struct run_ctx *run, struct step_rt *s);
+/* An attempt another engine started: its executor watches it from now on. */
+int dispatch_adopt(struct run_ctx *run, struct step_rt *s, const struct attempt_row *row,
+                   struct err *e);
+/* Queue a cancel of s's attempt (after the iteration's commit, in order with starts). */
 void dispatch_cancel(struct run_ctx *run, struct step_rt *s);
-/* Commit the iteration's writes, then send what is queued. */
+/* Commit the iteration's writes, then make the queued executor calls. */
 void engine_flush(struct engine *eng);
 /* The flush handle and the store's batch mode, for engine_loop. */
 void dispatch_init(struct engine *eng);
-/* A run is being freed: drop its queued requests (a cancel queued just before it ended). */
+/* Once a second: each executor's bookkeeping. */
+void dispatch_tick(struct engine *eng);
+/* A run is being freed: drop its queued calls and its steps' places in flight. */
 void dispatch_forget_run(struct run_ctx *run);
-/* Hang up on the shim (it goes on with what runs); dispatch_release frees what is left. */
+/* Tell every executor the engine stops (what runs goes on); dispatch_release frees them. */
 void dispatch_close(struct engine *eng);
 void dispatch_release(struct engine *eng);
 
@@ -223,11 +208,6 @@ void step_follow_decision(struct run_ctx *run, struct step_rt *s, enum step_stat
 void step_on_approval_timeout(uv_timer_t *t);
 
 /* ---- adopt.c ---- */
-
-/* An attempt's shim has gone without a report of it to us (an adopted attempt's, or ours that
- * died): settle it from its exit.json, as lost, or (when the shim never created its log) as
- * never started, which re-dispatches it without using a retry. */
-void step_shim_gone(struct run_ctx *run, struct step_rt *s);
 
 void run_free(struct run_ctx *run);
 
@@ -291,10 +271,6 @@ int record_undeclared(struct step_rt *s, struct err *e);
  * argv_free), and whether it must go through /bin/sh -c (then argv[0] is the script). */
 char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct err *e);
 void argv_free(char **argv);
-/* Resolve argv[0] (no '/') on the PATH of envp, as execvp would, and replace it with the
- * absolute path when found (left alone otherwise: the shim reports it as not found). */
-void step_resolve_command(struct engine *eng, char **argv, char *const *envp);
-void path_cache_free(struct engine *eng);
 /* The complete environment of an attempt (NULL-terminated; argv_free). */
 char **step_environ(struct run_ctx *run, struct step_rt *s, const char *attempt_dir, struct err *e);
 /* The cache key of s (hex) and the JSON of its parts; 0 or -1 with e set. */

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "executor/spawn.h"
 #include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
@@ -18,6 +17,7 @@
 #include "util/xalloc.h"
 
 static void on_check(uv_timer_t *t);
+static void lease_lost(struct run_ctx *run);
 
 static void tick_run(struct run_ctx *run, int64_t now)
 {
@@ -30,8 +30,10 @@ static void tick_run(struct run_ctx *run, int64_t now)
         bool kept = true;
         if (store_lease_renew(st, run->id, engine_owner_id(), now + LEASE_MS, &kept, &e) == 0) {
             run->row.lease_expires = now + LEASE_MS;
-            if (!kept)
-                engine_lease_lost(run);
+            if (!kept) {
+                lease_lost(run);
+                return;
+            }
         }
     }
     struct run_row cur;
@@ -60,16 +62,30 @@ static void tick_run(struct run_ctx *run, int64_t now)
     }
 }
 
-_Noreturn void engine_lease_lost(struct run_ctx *run)
+void engine_leave(struct engine *eng, int code, const char *msg)
 {
-    fprintf(stderr,
-            "error: run %lld was taken over by another engine while this one was stopped for "
-            "longer than its lease: leaving the run to it\n",
-            (long long)run->id);
-    _exit(1);
+    if (eng->left)
+        return;
+    eng->left = true;
+    eng->failed = true;
+    err_set(&eng->error, "%s", msg);
+    eng->error.code = code;
+    uv_stop(&eng->loop);
 }
 
-void engine_fence_leases(struct engine *eng)
+/* Another engine took run over while this one was stopped (SIGSTOP, a debugger, a machine
+ * asleep) for longer than the lease. Nothing this engine wrote since may land, and nothing
+ * more may start for it. */
+static void lease_lost(struct run_ctx *run)
+{
+    char *msg = xasprintf("run %lld was taken over by another engine while this one was stopped "
+                          "for longer than its lease: leaving the run to it",
+                          (long long)run->id);
+    engine_leave(run->eng, ENGINE_LEFT_TAKEN_OVER, msg);
+    free(msg);
+}
+
+int engine_fence_leases(struct engine *eng)
 {
     /* A heartbeat every RENEW_EVERY_MS keeps a lease at least LEASE_MS - RENEW_EVERY_MS
      * ahead; one nearer its end than a heartbeat less (LEASE_MS - 2 * RENEW_EVERY_MS) missed
@@ -82,10 +98,13 @@ void engine_fence_leases(struct engine *eng)
         bool kept = true;
         if (store_lease_renew(eng->st, r->id, engine_owner_id(), now + LEASE_MS, &kept, &e) < 0)
             continue; /* the store fails: the commit that follows fails too, and says why */
-        if (!kept)
-            engine_lease_lost(r);
+        if (!kept) {
+            lease_lost(r);
+            return -1;
+        }
         r->row.lease_expires = now + LEASE_MS;
     }
+    return 0;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -94,8 +113,10 @@ static void on_tick(uv_timer_t *t)
     int64_t now = store_now_ms();
     if (eng->serve && !eng->stopping && ++eng->ticks % 2 == 0)
         engine_adopt(eng, &eng->serve_defaults);
-    dispatch_save_pids(eng);
-    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+    if (eng->left)
+        return;
+    dispatch_tick(eng);
+    for (struct run_ctx *r = eng->runs; r && !eng->left; r = r->next) {
         tick_run(r, now);
         if (!r->ended && eng->cb) {
             struct engine_event ev = {.kind = ENGINE_EV_TICK,
@@ -116,10 +137,11 @@ static void on_signal(uv_signal_t *h, int signum)
     struct engine *eng = h->data;
     (void)signum;
     if (++eng->interrupts >= 3) {
-        /* The user insists: leave; the steps' shims record their ends, and `sluice resume`
-         * picks the run up. */
-        fprintf(stderr, "\nleaving the run to its shims; 'sluice resume' picks it up\n");
-        _exit(130);
+        /* The user insists: leave; the steps' executors record their ends, and `sluice
+         * resume` picks the run up. */
+        engine_leave(eng, ENGINE_LEFT_INTERRUPTED,
+                     "leaving the run to its shims; 'sluice resume' picks it up");
+        return;
     }
     if (eng->serve)
         engine_stop(eng);
@@ -174,7 +196,6 @@ void engine_free(struct engine *eng)
     }
     uv_loop_close(&eng->loop);
     dispatch_release(eng);
-    path_cache_free(eng);
     free(eng->home);
     free(eng->self_exe);
     free(eng);
@@ -256,6 +277,11 @@ int engine_loop(struct engine *eng, struct err *e)
     }
     uv_timer_start(&eng->tick, on_tick, 1000, 1000);
     uv_run(&eng->loop, UV_RUN_DEFAULT);
+    if (eng->left) {
+        /* Like a crash: the open batch is never committed, and nothing is cleaned up. */
+        *e = eng->error;
+        return -1;
+    }
     engine_flush(eng);
     store_batch_set(eng->st, false);
     if (eng->failed) {
@@ -290,15 +316,10 @@ void engine_stop(struct engine *eng)
         r->ended = true;
         r->final = r->row.status;
         store_lease_release(eng->st, r->id, engine_owner_id(), &e);
-        for (size_t i = 0; i < r->nsteps; i++) {
-            struct step_rt *s = &r->steps[i];
-            if (s->polling && !uv_is_closing((uv_handle_t *)&s->poll)) {
-                uv_poll_stop(&s->poll);
-                uv_close((uv_handle_t *)&s->poll, step_on_poll_closed);
-            }
-        }
         run_close_handles(r);
     }
+    /* What runs goes on under its executors, for the next engine to adopt. */
+    dispatch_close(eng);
     if (eng->on_stop)
         eng->on_stop(eng->on_stop_data);
 }
@@ -368,6 +389,8 @@ int engine_drive(struct store *st, int64_t run_id, const struct engine_opts *opt
     int rc = engine_add_run(eng, run_id, opts, e);
     if (rc == 0)
         rc = engine_loop(eng, e);
+    if (rc < 0 && eng->left)
+        return -1; /* the caller leaves at once, like a crash: nothing to clean */
     if (rc == 0 && engine_result(eng, run_id, status, waiting) < 0)
         rc = err_set(e, "run %lld vanished from the engine", (long long)run_id);
     engine_free(eng);

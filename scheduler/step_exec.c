@@ -425,59 +425,6 @@ char **step_command(struct run_ctx *run, struct step_rt *s, bool *shell, struct 
 
 /* ---- finding the command ---- */
 
-void step_resolve_command(struct engine *eng, char **argv, char *const *envp)
-{
-    if (!argv || !argv[0] || strchr(argv[0], '/') || !*argv[0])
-        return;
-    const char *path = "/usr/local/bin:/usr/bin:/bin";
-    for (char *const *ev = envp; ev && *ev; ev++)
-        if (!strncmp(*ev, "PATH=", 5))
-            path = *ev + 5;
-    size_t pl = strlen(path), nl = strlen(argv[0]);
-    size_t kl = pl + 1 + nl;
-    struct path_entry *pe;
-    for (pe = eng->paths; pe; pe = pe->next)
-        if (pe->key_len == kl && !memcmp(pe->key, path, pl) && !strcmp(pe->key + pl + 1, argv[0]))
-            break;
-    if (!pe) {
-        pe = xcalloc(1, sizeof(*pe));
-        pe->key = xmalloc(kl + 1);
-        memcpy(pe->key, path, pl + 1);
-        memcpy(pe->key + pl + 1, argv[0], nl + 1);
-        pe->key_len = kl;
-        for (const char *d = path; !pe->path;) {
-            const char *end = strchr(d, ':');
-            size_t dl = end ? (size_t)(end - d) : strlen(d);
-            char *cand = xasprintf("%.*s/%s", (int)dl, dl ? d : ".", argv[0]);
-            struct stat stt;
-            if (stat(cand, &stt) == 0 && S_ISREG(stt.st_mode) && access(cand, X_OK) == 0 &&
-                cand[0] == '/')
-                pe->path = cand;
-            else
-                free(cand);
-            if (!end)
-                break;
-            d = end + 1;
-        }
-        pe->next = eng->paths;
-        eng->paths = pe;
-    }
-    if (pe->path) {
-        free(argv[0]);
-        argv[0] = xstrdup(pe->path);
-    }
-}
-
-void path_cache_free(struct engine *eng)
-{
-    while (eng->paths) {
-        struct path_entry *next = eng->paths->next;
-        free(eng->paths->key);
-        free(eng->paths->path);
-        free(eng->paths);
-        eng->paths = next;
-    }
-}
 
 /* ---- the environment ---- */
 
@@ -674,8 +621,10 @@ static int collect_cached(struct run_ctx *run, struct step_rt *s, int64_t from, 
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *p = artifact_path(run->eng->home, rows[i].digest);
-        if (access(p, F_OK) < 0)
+        if (access(p, F_OK) < 0) {
             rc = err_set(e, "cached artifact '%s' is gone", rows[i].digest);
+            e->code = REUSE_GONE;
+        }
         free(p);
         outs[i].name = xstrdup(rows[i].name ? rows[i].name : "");
         memcpy(outs[i].digest, rows[i].digest, DIGEST_HEX_LEN + 1);

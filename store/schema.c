@@ -185,6 +185,9 @@ static const char *const migrations[] = {
     "    run_id INTEGER NOT NULL REFERENCES runs(id),\n"
     "    PRIMARY KEY (pipeline, fire_at)\n"
     ");\n",
+    /* 5: an attempt runs under an executor (local, slurm): whoever reads it back without an
+     * engine (sluice logs --follow) asks that executor whether it still runs */
+    "ALTER TABLE attempts ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -20,7 +20,8 @@
     "s.next_attempt_at, s.started_at, s.ended_at, s.cache_key, s.cache_info"
 #define ATTEMPT_COLS                                                                              \
     "a.id, a.step_id, a.n, a.status, a.pid, a.pid_start, a.job_id, a.exit, a.signal, a.cpu_s, "  \
-    "a.max_rss_kb, a.dir, a.cached_from, a.started_at, a.ended_at, a.step_pid, a.step_pid_start"
+    "a.max_rss_kb, a.dir, a.cached_from, a.started_at, a.ended_at, a.step_pid, a.step_pid_start, "       \
+    "a.executor"
 #define ARTIFACT_COLS "t.id, t.digest, t.size, t.kind, t.uri"
 #define EVENT_COLS "id, run_id, step, what, detail, at"
 #define MODEL_COLS                                                                                \
@@ -110,6 +111,7 @@ const char *const store_sql[S_COUNT] = {
                          " started_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_ATTEMPT_SET_PID] = "UPDATE attempts SET pid = ?2, pid_start = ?3,"
                           " job_id = coalesce(?4, job_id) WHERE id = ?1",
+    [S_ATTEMPT_SET_EXECUTOR] = "UPDATE attempts SET executor = ?2 WHERE id = ?1",
     [S_ATTEMPT_SET_STEP_PID] = "UPDATE attempts SET step_pid = ?2, step_pid_start = ?3"
                                " WHERE id = ?1",
     [S_ATTEMPT_FINISH] = "UPDATE attempts SET status = ?2, exit = ?3, signal = ?4, cpu_s = ?5,"

@@ -166,6 +166,7 @@ void attempt_row_release(struct attempt_row *a)
     free(a->status);
     free(a->job_id);
     free(a->dir);
+    free(a->executor);
     memset(a, 0, sizeof(*a));
 }
 
@@ -223,6 +224,16 @@ int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid
     return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
 }
 
+int store_attempt_set_executor(struct store *st, int64_t attempt_id, const char *name,
+                              struct err *e)
+{
+    int changes = 0;
+    if (store_exec_tx(st, S_ATTEMPT_SET_EXECUTOR, &changes, e, "record the attempt's executor",
+                      "Is", attempt_id, name) < 0)
+        return -1;
+    return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
+}
+
 int store_attempt_finish(struct store *st, int64_t attempt_id, const char *status, int exit_code,
                          int signal, double cpu_s, int64_t max_rss_kb, int64_t ended_at,
                          bool *changed, struct err *e)
@@ -275,6 +286,7 @@ static void attempt_decode(sqlite3_stmt *s, struct attempt_row *a)
     a->ended_at = sqlite3_column_int64(s, 14);
     a->step_pid = sqlite3_column_int64(s, 15);
     a->step_pid_start = (uint64_t)sqlite3_column_int64(s, 16);
+    a->executor = store_col_str(s, 17);
 }
 
 static int attempts_load(struct store *st, enum stmt_id id, int64_t key, struct attempt_row **rows,

@@ -172,6 +172,7 @@ struct attempt_row {
     int64_t started_at, ended_at;
     int64_t step_pid;      /* the step's process, its session's id; 0 = not known */
     uint64_t step_pid_start;
+    char *executor;        /* the executor it runs under: "local", "slurm" */
 };
 void attempt_row_release(struct attempt_row *a);
 
@@ -222,6 +223,9 @@ int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uin
 int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid,
                                uint64_t pid_start, struct err *e);
 /* Conditional on status 'running'; *changed false when already finished. */
+/* The executor the attempt runs under (default "local"). */
+int store_attempt_set_executor(struct store *st, int64_t attempt_id, const char *name,
+                              struct err *e);
 int store_attempt_finish(struct store *st, int64_t attempt_id, const char *status, int exit_code,
                          int signal, double cpu_s, int64_t max_rss_kb, int64_t ended_at,
                          bool *changed, struct err *e);

@@ -560,7 +560,7 @@ expect_success 'a step with executor: slurm fails, saying so, and does not run h
     { sluice run slurm.yaml >out 2>err; test $? = 1; } &&
     r=$(last_run) &&
     test "$(statuses $r)" = "here=succeeded remote=failed" &&
-    step_field $r remote message | grep -q "^executor ${q}slurm$q is not available in this build yet" &&
+    step_field $r remote message | grep -q "^executor ${q}slurm$q is not available in this build" &&
     test ! -e probe/remote-ran && test -e probe/here-ran
 '
 

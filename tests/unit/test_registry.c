@@ -541,7 +541,7 @@ static void raw_exec(sqlite3 *db, const char *sql)
 }
 
 /* A database written by a sluice of schema 1 (deployments without run_id, attempts without
- * step_pid) is brought up to date and keeps its rows. */
+ * step_pid or executor) is brought up to date and keeps its rows. */
 static void test_migration_from_schema_1(void **state)
 {
     struct fx *f = *state;
@@ -559,6 +559,7 @@ static void test_migration_from_schema_1(void **state)
                  "ALTER TABLE deployments DROP COLUMN run_id;"
                  "ALTER TABLE attempts DROP COLUMN step_pid;"
                  "ALTER TABLE attempts DROP COLUMN step_pid_start; DROP TABLE schedule_fires;"
+                 "ALTER TABLE attempts DROP COLUMN executor;"
                  "PRAGMA user_version = 1");
     sqlite3_close(db);
 
@@ -571,8 +572,8 @@ static void test_migration_from_schema_1(void **state)
                                  " 'schedule_fires'"),
                      1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('attempts')"
-                                 " WHERE name IN ('step_pid', 'step_pid_start')"),
-                     2);
+                                 " WHERE name IN ('step_pid', 'step_pid_start', 'executor')"),
+                     3);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('deployments')"
                                  " WHERE name = 'run_id'"),
                      1);
