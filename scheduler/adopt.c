@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "executor/spawn.h"
+#include "util/proc.h"
 #include "pipeline/duration.h"
 #include "pipeline/load.h"
 #include "scheduler/engine_int.h"
@@ -361,10 +361,7 @@ void engine_adopt(struct engine *eng, const struct engine_opts *defaults)
             bool mine = false;
             for (struct run_ctx *r = eng->runs; r; r = r->next)
                 mine |= r->id == rows[i].id;
-            const char *owner = rows[i].lease_owner;
-            bool free_lease = !owner || !*owner || rows[i].lease_expires < now ||
-                              !engine_owner_alive(owner);
-            if (mine || !free_lease)
+            if (mine || engine_drives(&rows[i], now))
                 continue;
             struct engine_opts o = *defaults;
             engine_opts_from_json(rows[i].options, &o);
