@@ -272,7 +272,8 @@ static void attempt_failed(struct run_ctx *run, struct step_rt *s, const char *w
         run_cancel(run, "--fail-fast: a step failed");
 }
 
-/* An attempt that provably never ran goes again, without counting as a try. */
+/* An attempt that provably never ran goes again, without counting as a try; under a cancel it
+ * ends cancelled (nothing starts any more: a pending step would keep the run from ending). */
 static void attempt_never_started(struct run_ctx *run, struct step_rt *s, const char *why)
 {
     struct err e = ERR_INIT;
@@ -280,6 +281,10 @@ static void attempt_never_started(struct run_ctx *run, struct step_rt *s, const 
     if (store_attempt_finish(run->eng->st, s->attempt_id, "lost", -1, 0, 0, 0, store_now_ms(),
                              &ch, &e) < 0) {
         run_fail(run, &e);
+        return;
+    }
+    if (run->cancelling) {
+        run_set_step(run, s, STEP_CANCELLED, "cancelled");
         return;
     }
     s->attempts--;
