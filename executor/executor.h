@@ -91,7 +91,8 @@ struct executor_ops {
      * is its record): its end is reported as if this executor had started it. */
     int (*adopt)(struct executor *x, const struct exec_attempt *a, const struct attempt_row *row,
                  struct err *e);
-    /* How many more attempts it takes now (INT32_MAX: as many as the engine's slots allow). */
+    /* The most attempts it takes at once (INT32_MAX: as many as the engine's slots allow; a
+     * Slurm executor: --max-jobs). The engine starts no more while it has that many. */
     int (*capacity)(struct executor *x);
     /* Once a second: bookkeeping (the local executor records its steps' pids). */
     int (*tick)(struct executor *x, struct err *e);

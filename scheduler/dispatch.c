@@ -107,6 +107,18 @@ void dispatch_start(struct run_ctx *run, struct step_rt *s)
     queue_call(run->eng, s, false);
 }
 
+bool dispatch_has_room(struct run_ctx *run, struct step_rt *s)
+{
+    struct err e = ERR_INIT;
+    struct executor *x = dispatch_executor(run, s, &e);
+    if (!x)
+        return true; /* starting it says why it cannot */
+    int64_t cap = x->ops->capacity(x), busy = 0;
+    for (size_t i = 0; i < run->eng->ninflight && busy < cap; i++)
+        busy += run->eng->inflight[i]->exec == x;
+    return busy < cap;
+}
+
 void dispatch_cancel(struct run_ctx *run, struct step_rt *s)
 {
     queue_call(run->eng, s, true);
@@ -198,6 +210,16 @@ static bool call_queued(struct engine *eng)
         }
         if (!s->start_queued)
             continue;
+        if (s->run->cancelling) {
+            /* Recorded in the iteration that began the cancel (--fail-fast): it need not run. */
+            struct exec_result r = {.why = EXEC_NEVER_STARTED};
+            s->start_queued = false;
+            free_command(s);
+            inflight_drop(eng, s);
+            step_attempt_ended(s->run, s, &r);
+            again = true;
+            continue;
+        }
         call_start(eng, s);
         again |= !s->in_exec;
     }

@@ -586,7 +586,8 @@ void run_pump(struct run_ctx *run)
         struct step_rt *s = &run->steps[i];
         int need = s->spec->cpus > 0 ? s->spec->cpus : 1;
         bool runs_process = s->spec->kind != KIND_APPROVE;
-        if (runs_process && run->slots_used > 0 && run->slots_used + need > run->opts.parallel) {
+        if (runs_process && ((run->slots_used > 0 && run->slots_used + need > run->opts.parallel) ||
+                             !dispatch_has_room(run, s))) {
             plan_unpop(&run->plan, i);
             break;
         }

@@ -186,6 +186,8 @@ void dispatch_start(struct run_ctx *run, struct step_rt *s);
 /* An attempt another engine started: its executor watches it from now on. */
 int dispatch_adopt(struct run_ctx *run, struct step_rt *s, const struct attempt_row *row,
                    struct err *e);
+/* Whether s's executor takes another attempt now (its capacity, against what it has). */
+bool dispatch_has_room(struct run_ctx *run, struct step_rt *s);
 /* Queue a cancel of s's attempt (after the iteration's commit, in order with starts). */
 void dispatch_cancel(struct run_ctx *run, struct step_rt *s);
 /* Commit the iteration's writes, then make the queued executor calls. */

@@ -9,7 +9,7 @@
 #include "pipeline/load.h"
 #include "scheduler/engine.h"
 #include "util/strbuf.h"
-#include "web/trigger.h"
+#include "scheduler/trigger.h"
 
 /* ---- the fake executor ---- */
 
@@ -77,6 +77,7 @@ static struct {
     int64_t adopted_id;   /* the row adopt was given */
     char adopted_status[16];
     int running, max_running;
+    int capacity;           /* the fake's, 0: unbounded */
     int64_t run;            /* the run being driven */
     enum run_status status; /* engine_result's, after drive */
     bool waiting;
@@ -279,7 +280,7 @@ static int fake_adopt(struct executor *base, const struct exec_attempt *a,
 static int fake_capacity(struct executor *base)
 {
     (void)base;
-    return INT32_MAX;
+    return W.capacity ? W.capacity : INT32_MAX;
 }
 
 static void fake_close(struct executor *base)
@@ -544,6 +545,20 @@ static void test_parallel_bounds_running_attempts(void **state)
     assert_string_equal(fake_log("start end"),
                         "start a#1, start b#1, end a#1 exit 0, end b#1 exit 0, "
                         "start c#1, start d#1, end c#1 exit 0, end d#1 exit 0");
+}
+
+static void test_capacity_bounds_attempts_in_flight(void **state)
+{
+    (void)state;
+    /* the executor takes 1 at a time (a Slurm queue's --max-jobs), whatever the slots */
+    W.capacity = 1;
+    struct engine_opts o = {.parallel = 4};
+    drive(wide_yaml, &o);
+    assert_int_equal(W.max_running, 1);
+    assert_string_equal(fake_log("start end"),
+                        "start a#1, end a#1 exit 0, start b#1, end b#1 exit 0, "
+                        "start c#1, end c#1 exit 0, start d#1, end d#1 exit 0");
+    assert_int_equal(W.status, RUN_SUCCEEDED);
 }
 
 /* ---- retries and timeouts ---- */
@@ -907,13 +922,12 @@ static void test_start_failed_fails_the_step(void **state)
 static void test_fail_fast_after_a_failed_start(void **state)
 {
     (void)state;
-    /* b, recorded in the same iteration as a, is still handed to its executor after a's start
-     * failed and the run began cancelling, then cancelled at once: it never runs to its end */
+    /* b, recorded in the same iteration as a, is never handed to its executor once a's start
+     * failed and the run began cancelling: it ends cancelled without a start */
     SCRIPTS({.step = "a", .start_fails = true, .msg = "no such partition"});
     struct engine_opts o = {.parallel = 4, .fail_fast = true};
     int64_t run = drive(branches_yaml, &o);
-    assert_string_equal(fake_log("start end cancel"),
-                        "start a#1, start b#1, cancel b#1, end b#1 cancelled");
+    assert_string_equal(fake_log("start end cancel"), "start a#1");
     assert_string_equal(step_says(run, "a"), "failed: cannot start step: no such partition");
     assert_string_equal(step_says(run, "b"), "cancelled: cancelled");
     assert_string_equal(step_says(run, "d"), "cancelled: --fail-fast: a step failed");
@@ -929,6 +943,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_engine, teardown_engine)
         T(test_chain_runs_in_order),
         T(test_parallel_bounds_running_attempts),
+        T(test_capacity_bounds_attempts_in_flight),
         T(test_retries_back_off_then_succeed),
         T(test_retries_exhausted_fail_downstream),
         T(test_timeout_reaches_executor_and_fails),
