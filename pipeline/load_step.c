@@ -442,6 +442,83 @@ static bool key_resources(struct loader *L, struct step *s, const struct ynode *
     return ok;
 }
 
+static bool get_field(struct loader *L, const char *key, const struct ynode *v, struct tmpl *t);
+
+/* sbatch options sluice sets itself, for every attempt: a step may not set them. */
+static const char *const slurm_reserved[] = {
+    "--job-name", "-J", "--output", "-o", "--error", "-e", "--chdir", "-D", "--parsable",
+    "--wrap", "--array", "-a", "--export", "--time", "-t", "--partition", "-p", "--account",
+    "-A", "--qos", "-q", "--gres", "--constraint", "-C", "--cpus-per-task", "-c", "--mem",
+};
+
+/* An item of slurm.options: one sbatch option, not one sluice sets (or a key above says). */
+static bool slurm_option_ok(struct loader *L, const struct sval *o, const struct ynode *v)
+{
+    char shown[YTEXT_SHOW_MAX];
+    if (o->s[0] != '-') {
+        load_err_node(L, v, "items of 'slurm.options' are sbatch options such as '--exclusive', "
+                            "got '%s'", ytext_show(shown, o->s, strlen(o->s)));
+        return false;
+    }
+    size_t n = strcspn(o->s, "=");
+    for (size_t i = 0; i < sizeof(slurm_reserved) / sizeof(slurm_reserved[0]); i++) {
+        if (strlen(slurm_reserved[i]) == n && !strncmp(o->s, slurm_reserved[i], n)) {
+            load_err_node(L, v, "sbatch option '%.*s' is set by sluice (time, partition, account, "
+                                "qos, gres, constraint and resources have keys of their own)",
+                          (int)n, o->s);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool key_slurm(struct loader *L, struct step *s, const struct ynode *v)
+{
+    static const char *const keys[] = {"partition", "account", "qos",    "gres",
+                                       "constraint", "time",   "options"};
+    struct tmpl *fields[] = {&s->slurm.partition, &s->slurm.account, &s->slurm.qos,
+                             &s->slurm.gres, &s->slurm.constraint};
+    char d[DESC_MAX], sug[128], name[32];
+    if (v->type != YNODE_MAP) {
+        load_err_node(L, v, "'slurm' must be a mapping such as { partition: gpu, time: 2h }, got %s",
+                      load_describe(d, v));
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct ynode *sk = v->kids[2 * i], *sv = v->kids[2 * i + 1];
+        size_t k = 0;
+        while (k < 7 && !(sk->type == YNODE_SCALAR && !strcmp(sk->str, keys[k])))
+            k++;
+        snprintf(name, sizeof(name), "slurm.%s", k < 7 ? keys[k] : "");
+        if (k < 5) {
+            ok = get_field(L, name, sv, fields[k]) && ok;
+        } else if (k == 5) {
+            ok = get_duration(L, name, sv, &s->slurm.time_ms) && ok;
+        } else if (k == 6) {
+            if (s->slurm.options)
+                continue; /* a duplicate key, reported by the YAML reader */
+            if (!get_list(L, name, sv, &s->slurm.options, &s->slurm.noptions)) {
+                ok = false;
+                continue;
+            }
+            for (size_t j = 0; j < s->slurm.noptions; j++)
+                ok = slurm_option_ok(L, &s->slurm.options[j],
+                                     sv->type == YNODE_SEQ ? sv->kids[j] : sv) && ok;
+        } else {
+            struct suggest sg;
+            load_sug_init(&sg, sk->type == YNODE_SCALAR ? sk->str : "");
+            for (size_t j = 0; j < 7; j++)
+                load_sug_try(&sg, keys[j]);
+            load_err_node(L, sk, "unknown key %s in 'slurm' of %s (keys: partition, account, qos, "
+                                 "gres, constraint, time, options)%s",
+                          load_key_text(d, sk), L->who, load_sug_text(sug, &sg));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 static bool key_env(struct loader *L, struct step *s, const struct ynode *v)
 {
     char d[DESC_MAX], shown[YTEXT_SHOW_MAX];
@@ -646,6 +723,7 @@ static const struct key_def step_keys[NKEYS] = {
     [K_HEALTH_TIMEOUT] = {"health_timeout", KB(KIND_DEPLOY), "deploy steps", SK_HEALTH_TIMEOUT,
                           V_DURATION, NULL, F(health_timeout_ms), 0},
     [K_TRIGGER_RULE] = {"trigger_rule", ALL, NULL, 0, V_FN, key_trigger_rule, 0, 0},
+    [K_SLURM] = {"slurm", CMD, CMD_TEXT, 0, V_FN, key_slurm, 0, 0},
 };
 #undef F
 

@@ -136,6 +136,12 @@ static void step_release(struct step *s)
     expr_free(s->when);
     free(s->when_src);
     free(s->executor);
+    tmpl_release(&s->slurm.partition);
+    tmpl_release(&s->slurm.account);
+    tmpl_release(&s->slurm.qos);
+    tmpl_release(&s->slurm.gres);
+    tmpl_release(&s->slurm.constraint);
+    svals_free(s->slurm.options, s->slurm.noptions);
     tmpl_release(&s->workdir);
     for (size_t i = 0; i < s->nenv; i++) {
         free(s->env[i].name);

@@ -71,6 +71,18 @@ struct env_var {
 
 enum on_drift { DRIFT_WARN, DRIFT_FAIL };
 
+/* A step's `slurm:` options, for the Slurm executor (DESIGN "Executors"). */
+struct slurm_opts {
+    struct tmpl partition;  /* --partition; src NULL when absent (as every field below) */
+    struct tmpl account;    /* --account */
+    struct tmpl qos;        /* --qos */
+    struct tmpl gres;       /* --gres, e.g. "gpu:1" */
+    struct tmpl constraint; /* --constraint */
+    int64_t time_ms;        /* --time, rounded up to minutes; 0: from timeout:, or none */
+    struct sval *options;   /* further sbatch options, each one argument ("--exclusive") */
+    size_t noptions;
+};
+
 /* When a step may start, given how its direct upstream steps ended: Airflow's trigger rules
  * (scheduler/plan.h applies them). */
 enum trigger_rule {
@@ -131,6 +143,7 @@ struct step {
     char *executor;         /* "local" (default) or "slurm" */
     int cpus;               /* resources.cpus, default 1 */
     int64_t memory_bytes;   /* resources.memory, 0 = unspecified */
+    struct slurm_opts slurm; /* executor: slurm's options */
     bool cache;
     struct tmpl workdir;    /* src NULL = the pipeline file's folder; relative to it otherwise */
     struct env_var *env;

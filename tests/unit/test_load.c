@@ -892,6 +892,42 @@ static void test_missing_file(void **state)
     assert_false(step_kind_builtin(KIND_TASK));
 }
 
+static void test_slurm_options(void **state)
+{
+    (void)state;
+    struct diag_list dl = DIAG_LIST_INIT;
+    struct pipeline *p = load("pipeline: x\n"
+                              "params: { part: gpu }\n"
+                              "defaults: { executor: slurm, slurm: { partition: '${{ params.part }}',"
+                              " time: 2h } }\n"
+                              "steps:\n"
+                              "  a: { run: a, slurm: { account: ml, time: 90m,"
+                              " options: ['--exclusive', '--nice=5'] } }\n"
+                              "  b: { run: b }\n",
+                              &dl);
+    assert_non_null(p);
+    const struct step *a = pipeline_step(p, "a"), *b = pipeline_step(p, "b");
+    /* a step's slurm: replaces the defaults' whole, as every key does */
+    assert_string_equal(a->slurm.account.src, "ml");
+    assert_null(a->slurm.partition.src);
+    assert_int_equal(a->slurm.time_ms, 90 * 60 * 1000);
+    assert_int_equal(a->slurm.noptions, 2);
+    assert_string_equal(a->slurm.options[1].s, "--nice=5");
+    assert_string_equal(b->slurm.partition.src, "${{ params.part }}");
+    assert_int_equal(b->slurm.partition.nparts, 1);
+    assert_int_equal(b->slurm.time_ms, 2 * 3600 * 1000);
+    assert_string_equal(b->executor, "slurm");
+    pipeline_free(p);
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\n    slurm: { gress: 'gpu:1' }\n", 5,
+                 14,
+                 "unknown key 'gress' in 'slurm' of step 'a' (keys: partition, account, qos, gres, "
+                 "constraint, time, options); did you mean 'gres'?");
+    expect_error("pipeline: x\nsteps:\n  a:\n    run: echo\n    slurm: { options: ['-J'] }\n",
+                 5, 24,
+                 "sbatch option '-J' is set by sluice (time, partition, account, qos, gres, "
+                 "constraint and resources have keys of their own)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -904,7 +940,7 @@ int main(void)
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_yaml_tree),      cmocka_unit_test(test_rules),
         cmocka_unit_test(test_diag_print),     cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_trigger_rule),
+        cmocka_unit_test(test_trigger_rule),   cmocka_unit_test(test_slurm_options),
         cmocka_unit_test(test_step_params),    cmocka_unit_test(test_field_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
