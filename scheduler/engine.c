@@ -258,8 +258,9 @@ static void attempt_failed(struct run_ctx *run, struct step_rt *s, const char *w
             run_fail(run, &e);
             return;
         }
-        char *msg = xasprintf("%s; retry %d of %d in %lldms", why, s->attempts, sp->retries,
-                              (long long)delay);
+        char d[32];
+        duration_format(delay, d, sizeof(d));
+        char *msg = xasprintf("%s; retry %d of %d in %s", why, s->attempts, sp->retries, d);
         run_set_step(run, s, STEP_RETRYING, msg);
         free(msg);
         step_ensure_timer(run, s);
@@ -321,7 +322,9 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
         why = xstrdup("cancelled");
     } else if (r->why == EXEC_TIMED_OUT) {
         astatus = "timed_out";
-        why = xasprintf("timed out after %lldms", (long long)s->spec->timeout_ms);
+        char d[32];
+        duration_format(s->spec->timeout_ms, d, sizeof(d));
+        why = xasprintf("timed out after %s", d);
     } else if (r->why == EXEC_OUT_OF_MEMORY) {
         astatus = "failed";
         why = xasprintf("out of memory%s%s", r->msg[0] ? ": " : "", r->msg);

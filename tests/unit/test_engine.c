@@ -618,7 +618,7 @@ static void test_timeout_reaches_executor_and_fails(void **state)
                         "start a#1, end a#1 timed out, start b#1, end b#1 exit 0");
     assert_int_equal(W.jobs[0].timeout_ms, 5000);
     assert_int_equal(W.jobs[1].timeout_ms, 0);
-    assert_string_equal(step_says(run, "a"), "failed: timed out after 5000ms");
+    assert_string_equal(step_says(run, "a"), "failed: timed out after 5s");
     assert_string_equal(attempts_of(run, "a"), "1 timed_out");
     assert_string_equal(step_says(run, "b"), "succeeded");
     assert_int_equal(W.status, RUN_FAILED);
