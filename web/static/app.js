@@ -1683,7 +1683,7 @@
             t.seen ? h('span', {class: 'muted'}, ' (shown above)') : null, kids, otherRuns(t, up));
         const artItem = (io, kids) => h('li', null, io.name ? h('code', null, io.name) : null, ' ',
             link('/lineage/' + enc(io.artifact.sha256), short(io.artifact.sha256)),
-            io.artifact.kind === 'source' ? ' source ' + (io.artifact.uri || '')
+            io.artifact.kind === 'source' ? [' ', h('span', {class: 'path'}, io.artifact.uri || '')]
                 : [' ', h('span', {class: 'muted small'}, fmtBytes(io.artifact.size))],
             io.on_path ? h('span', {class: 'muted'}, ' (the same content as above: not followed)') : null,
             io.more ? h('span', {class: 'muted'}, ' (+' + io.more + ' more)') : null, kids);
