@@ -410,8 +410,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
         goto fail;
     s->attempts++;
     if (store_begin(st, &e) < 0 ||
-        store_attempt_insert(st, s->row_id, n, s->attempt_dir, 0, &s->attempt_id, &e) < 0 ||
-        store_attempt_set_executor(st, s->attempt_id, x->ops->name, &e) < 0 ||
+        store_attempt_insert(st, s->row_id, n, s->attempt_dir, 0, x->ops->name, &s->attempt_id, &e) < 0 ||
         store_step_set_retry(st, s->row_id, s->attempts, 0, &e) < 0 ||
         step_record_inputs(run, s, &e) < 0) {
         store_rollback(st);
@@ -473,7 +472,7 @@ int step_reuse(struct run_ctx *run, struct step_rt *s, int64_t from, const char 
     s->attempt_dir = NULL;
     s->attempt_n = 0;
     if (store_begin(st, e) == 0 &&
-        store_attempt_insert(st, s->row_id, 0, "", from, &rec, e) == 0) {
+        store_attempt_insert(st, s->row_id, 0, "", from, NULL, &rec, e) == 0) {
         s->attempt_id = rec;
         if (step_collect(run, s, e) == 0 &&
             store_attempt_finish(st, rec, "cached", 0, 0, 0, 0, store_now_ms(), &ch, e) == 0 &&

@@ -108,10 +108,10 @@ const char *const store_sql[S_COUNT] = {
                         " WHERE s.name = ?2 AND s.cache_info IS NOT NULL AND s.run_id < ?3"
                         " AND r.pipeline_id = " PIPELINE_ID " ORDER BY s.run_id DESC LIMIT 1",
     [S_ATTEMPT_INSERT] = "INSERT INTO attempts (step_id, n, status, dir, cached_from, exit,"
-                         " started_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         " started_at, ended_at, executor)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'local'))",
     [S_ATTEMPT_SET_PID] = "UPDATE attempts SET pid = ?2, pid_start = ?3,"
                           " job_id = coalesce(?4, job_id) WHERE id = ?1",
-    [S_ATTEMPT_SET_EXECUTOR] = "UPDATE attempts SET executor = ?2 WHERE id = ?1",
     [S_ATTEMPT_SET_STEP_PID] = "UPDATE attempts SET step_pid = ?2, step_pid_start = ?3"
                                " WHERE id = ?1",
     [S_ATTEMPT_FINISH] = "UPDATE attempts SET status = ?2, exit = ?3, signal = ?4, cpu_s = ?5,"

@@ -178,7 +178,8 @@ void attempt_rows_free(struct attempt_row *rows, size_t n)
 }
 
 int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *dir,
-                         int64_t cached_from, int64_t *attempt_id, struct err *e)
+                         int64_t cached_from, const char *executor, int64_t *attempt_id,
+                         struct err *e)
 {
     const char *what = "insert attempt";
     int64_t now = store_now_ms(), id = 0;
@@ -187,9 +188,9 @@ int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *d
     bool hit = cached_from != 0;
     if (store_tx_begin(st, &kind, e, what) < 0)
         return -1;
-    rc = store_exec(st, S_ATTEMPT_INSERT, NULL, e, what, "IissziII",
-                    step_id, n, hit ? "cached" : "running", dir, cached_from, hit ? 0 : -1, now,
-                    hit ? now : (int64_t)0);
+    rc = store_exec(st, S_ATTEMPT_INSERT, NULL, e, what, "IissziIIz", step_id, n,
+                    hit ? "cached" : "running", dir, cached_from, hit ? 0 : -1, now,
+                    hit ? now : (int64_t)0, executor);
     if (rc == 0) {
         id = sqlite3_last_insert_rowid(st->db);
         char *detail = hit ? xasprintf("%d cached from attempt %" PRId64, n, cached_from)
@@ -220,16 +221,6 @@ int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid
     int changes = 0;
     if (store_exec_tx(st, S_ATTEMPT_SET_STEP_PID, &changes, e, "record the step's pid", "III",
                       attempt_id, pid, (int64_t)pid_start) < 0)
-        return -1;
-    return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
-}
-
-int store_attempt_set_executor(struct store *st, int64_t attempt_id, const char *name,
-                              struct err *e)
-{
-    int changes = 0;
-    if (store_exec_tx(st, S_ATTEMPT_SET_EXECUTOR, &changes, e, "record the attempt's executor",
-                      "Is", attempt_id, name) < 0)
         return -1;
     return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
 }

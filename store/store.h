@@ -213,9 +213,10 @@ int store_step_previous(struct store *st, const char *pipeline, const char *step
 /* Record attempt n, status running, before its process is spawned. With cached_from != 0 it
  * records a cache hit instead: inserted finished (status cached, exit 0, ended_at = now), so
  * store_attempt_finish on it reports *changed = false. (step, n) is unique: a second insert of
- * the same n fails. */
+ * the same n fails. executor names what runs it ("local", "slurm"; NULL: "local"). */
 int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *dir,
-                         int64_t cached_from, int64_t *attempt_id, struct err *e);
+                         int64_t cached_from, const char *executor, int64_t *attempt_id,
+                         struct err *e);
 /* pid: the process whose exit means the attempt's exit.json is final (its shim). */
 int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uint64_t pid_start,
                           const char *job_id, struct err *e);
@@ -223,9 +224,6 @@ int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uin
 int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid,
                                uint64_t pid_start, struct err *e);
 /* Conditional on status 'running'; *changed false when already finished. */
-/* The executor the attempt runs under (default "local"). */
-int store_attempt_set_executor(struct store *st, int64_t attempt_id, const char *name,
-                              struct err *e);
 int store_attempt_finish(struct store *st, int64_t attempt_id, const char *status, int exit_code,
                          int signal, double cpu_s, int64_t max_rss_kb, int64_t ended_at,
                          bool *changed, struct err *e);

@@ -798,8 +798,7 @@ static int64_t leave_running(int64_t run, const char *step)
     OK(store_run_set_status(st, run, RUN_QUEUED, RUN_RUNNING, NULL, &ok, E));
     OK(store_step_set_status(st, sid, STEP_PENDING, STEP_RUNNING, NULL, &ok, E));
     snprintf(dir, sizeof(dir), "%s/runs/%lld/%s/1", W.fx->home, (long long)run, step);
-    OK(store_attempt_insert(st, sid, 1, dir, 0, &aid, E));
-    OK(store_attempt_set_executor(st, aid, "local", E));
+    OK(store_attempt_insert(st, sid, 1, dir, 0, "local", &aid, E));
     OK(store_step_set_retry(st, sid, 1, 0, E));
     return aid;
 }

@@ -59,7 +59,7 @@ static void test_foreign_keys_on(void **state)
     struct fx *f = *state;
     struct err e = ERR_INIT;
     int64_t id;
-    assert_int_equal(store_attempt_insert(f->st, 999, 1, "/x", 0, &id, &e), -1);
+    assert_int_equal(store_attempt_insert(f->st, 999, 1, "/x", 0, NULL, &id, &e), -1);
     assert_string_equal(e.msg, "cannot insert attempt: FOREIGN KEY constraint failed");
 }
 
@@ -625,24 +625,24 @@ static void test_attempts(void **state)
     int64_t prep = step_id(f->st, run, "prep"), train = step_id(f->st, run, "train");
     int64_t a1, a2, hit;
     bool changed;
-    OK(store_attempt_insert(f->st, prep, 1, "/h/runs/1/prep/1", 0, &a1, E));
+    OK(store_attempt_insert(f->st, prep, 1, "/h/runs/1/prep/1", 0, NULL, &a1, E));
     OK(store_attempt_set_pid(f->st, a1, 4242, 987654321ULL, NULL, E));
     OK(store_attempt_finish(f->st, a1, "failed", 3, 0, 1.5, 2048, 5000, &changed, E));
     assert_true(changed);
     /* the engine and the adopter both see the exit: only the first records it */
     OK(store_attempt_finish(f->st, a1, "succeeded", 0, 0, 9, 9, 6000, &changed, E));
     assert_false(changed);
-    OK(store_attempt_insert(f->st, prep, 2, "/h/runs/1/prep/2", 0, &a2, E));
+    OK(store_attempt_insert(f->st, prep, 2, "/h/runs/1/prep/2", 0, NULL, &a2, E));
     OK(store_attempt_set_pid(f->st, a2, 0, 0, "slurm-77", E));
     OK(store_attempt_finish(f->st, a2, "lost", -1, 9, 0, 0, 0, &changed, E));
     assert_true(changed);
-    OK(store_attempt_insert(f->st, train, 0, NULL, a1, &hit, E));
+    OK(store_attempt_insert(f->st, train, 0, NULL, a1, NULL, &hit, E));
     OK(store_attempt_finish(f->st, hit, "succeeded", 0, 0, 0, 0, 0, &changed, E));
     assert_false(changed); /* a cache hit is recorded finished */
 
     /* attempt n is recorded once */
     int64_t dup;
-    assert_int_equal(store_attempt_insert(f->st, prep, 2, "/x", 0, &dup, &e), -1);
+    assert_int_equal(store_attempt_insert(f->st, prep, 2, "/x", 0, NULL, &dup, &e), -1);
     assert_string_equal(e.msg,
                         "cannot insert attempt: UNIQUE constraint failed: attempts.step_id, "
                         "attempts.n");

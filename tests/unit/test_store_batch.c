@@ -27,8 +27,8 @@ static void test_transactions(void **state)
     int64_t a1, dup;
     OK(store_begin(f->st, E));
     OK(store_run_set_status(f->st, run, RUN_QUEUED, RUN_RUNNING, NULL, &changed, E));
-    OK(store_attempt_insert(f->st, prep, 1, "/d", 0, &a1, E));
-    assert_int_equal(store_attempt_insert(f->st, prep, 1, "/d", 0, &dup, &e), -1);
+    OK(store_attempt_insert(f->st, prep, 1, "/d", 0, NULL, &a1, E));
+    assert_int_equal(store_attempt_insert(f->st, prep, 1, "/d", 0, NULL, &dup, &e), -1);
     OK(store_step_set_status(f->st, prep, STEP_PENDING, STEP_RUNNING, NULL, &changed, E));
     OK(store_commit(f->st, E));
     assert_int_equal(run_status(f->st, run), RUN_RUNNING);
@@ -243,8 +243,8 @@ static void test_batch_rollback_undoes_own_part(void **state)
 
     /* a failing call undoes only itself too */
     int64_t a1, dup;
-    OK(store_attempt_insert(f->st, prep, 1, "/d", 0, &a1, E));
-    assert_int_equal(store_attempt_insert(f->st, prep, 1, "/d", 0, &dup, &e), -1);
+    OK(store_attempt_insert(f->st, prep, 1, "/d", 0, NULL, &a1, E));
+    assert_int_equal(store_attempt_insert(f->st, prep, 1, "/d", 0, NULL, &dup, &e), -1);
     assert_true(store_batch_open(f->st));
 
     OK(store_batch_flush(f->st, E));

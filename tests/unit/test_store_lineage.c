@@ -81,8 +81,8 @@ static void test_io_and_lineage(void **state)
     int64_t run = new_run(f->st, "alpha");
     int64_t prep = step_id(f->st, run, "prep"), train = step_id(f->st, run, "train");
     int64_t ap, at, raw, trainset, model;
-    OK(store_attempt_insert(f->st, prep, 1, "/p", 0, &ap, E));
-    OK(store_attempt_insert(f->st, train, 1, "/t", 0, &at, E));
+    OK(store_attempt_insert(f->st, prep, 1, "/p", 0, NULL, &ap, E));
+    OK(store_attempt_insert(f->st, train, 1, "/t", 0, NULL, &at, E));
     OK(store_artifact_put(f->st, D1, 1, "file", "u1", &raw, E));
     OK(store_artifact_put(f->st, D2, 2, "file", "u2", &trainset, E));
     OK(store_artifact_put(f->st, D3, 3, "file", "u3", &model, E));
@@ -167,7 +167,7 @@ static int64_t done_attempt(struct store *st, int64_t run, const char *name, int
 {
     int64_t a;
     bool changed;
-    OK(store_attempt_insert(st, step_id(st, run, name), n, "/d", 0, &a, E));
+    OK(store_attempt_insert(st, step_id(st, run, name), n, "/d", 0, NULL, &a, E));
     OK(store_attempt_finish(st, a, "succeeded", 0, 0, 0, 0, 0, &changed, E));
     return a;
 }
@@ -332,7 +332,8 @@ static void test_lineage_doc_cache_hit(void **state)
     struct copy_runs c;
     copy_runs(f->st, &c);
     int64_t run = new_run(f->st, "churn"), rec;
-    OK(store_attempt_insert(f->st, step_id(f->st, run, "prep"), 0, NULL, c.ingest[4], &rec, E));
+    OK(store_attempt_insert(f->st, step_id(f->st, run, "prep"), 0, NULL, c.ingest[4], NULL, &rec,
+                            E));
     OK(store_io_add(f->st, rec, c.x, "out", "raw.csv", E));
     struct lineage_group *g;
     size_t n;
@@ -413,7 +414,7 @@ static int64_t cached_attempt(struct store *st, const char *pipeline, const char
     int64_t sid = step_id(st, run, step);
     bool changed;
     OK(store_step_set_cache(st, sid, key, "{}", E));
-    OK(store_attempt_insert(st, sid, 1, "/d", 0, &a, E));
+    OK(store_attempt_insert(st, sid, 1, "/d", 0, NULL, &a, E));
     OK(store_attempt_finish(st, a, status, 0, 0, 0, 0, 0, &changed, E));
     return a;
 }
@@ -434,7 +435,7 @@ static void test_cache_lookup(void **state)
     int64_t run = new_run(f->st, "alpha"), rec;
     int64_t sid = step_id(f->st, run, "train");
     OK(store_step_set_cache(f->st, sid, "k", "{}", E));
-    OK(store_attempt_insert(f->st, sid, 0, NULL, newest, &rec, E));
+    OK(store_attempt_insert(f->st, sid, 0, NULL, newest, NULL, &rec, E));
 
     OK(store_cache_lookup(f->st, "alpha", "train", "k", &hit, E));
     assert_int_equal(hit, newest);
