@@ -13,7 +13,6 @@
 #include "cli/cli.h"
 #include "executor/executor.h"
 #include "scheduler/engine.h"
-#include "store/query.h"
 #include "store/store.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "store/doc.h"
-#include "store/query.h"
 #include "store/registry.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"

@@ -188,6 +188,12 @@ static const char *const migrations[] = {
     /* 5: an attempt runs under an executor (local, slurm): whoever reads it back without an
      * engine (sluice logs --follow) asks that executor whether it still runs */
     "ALTER TABLE attempts ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';\n",
+    /* 6: what a batch system says of an attempt's job: the node it runs on, when it was
+     * submitted (started_at becomes when it started), its state and, while it waits, why */
+    "ALTER TABLE attempts ADD COLUMN node TEXT;\n"
+    "ALTER TABLE attempts ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE attempts ADD COLUMN job_state TEXT;\n"
+    "ALTER TABLE attempts ADD COLUMN job_reason TEXT;\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

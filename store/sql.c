@@ -21,7 +21,7 @@
 #define ATTEMPT_COLS                                                                              \
     "a.id, a.step_id, a.n, a.status, a.pid, a.pid_start, a.job_id, a.exit, a.signal, a.cpu_s, "  \
     "a.max_rss_kb, a.dir, a.cached_from, a.started_at, a.ended_at, a.step_pid, a.step_pid_start, "       \
-    "a.executor"
+    "a.executor, a.node, a.queued_at, a.job_state, a.job_reason"
 #define ARTIFACT_COLS "t.id, t.digest, t.size, t.kind, t.uri"
 #define EVENT_COLS "id, run_id, step, what, detail, at"
 #define MODEL_COLS                                                                                \
@@ -112,6 +112,14 @@ const char *const store_sql[S_COUNT] = {
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'local'))",
     [S_ATTEMPT_SET_PID] = "UPDATE attempts SET pid = ?2, pid_start = ?3,"
                           " job_id = coalesce(?4, job_id) WHERE id = ?1",
+    /* NULL and 0 keep what is there: a poll says only what changed. */
+    [S_ATTEMPT_SET_JOB] = "UPDATE attempts SET job_id = coalesce(?2, job_id),"
+                          " node = coalesce(?3, node), job_state = coalesce(?4, job_state),"
+                          " job_reason = CASE WHEN ?4 IS NULL THEN job_reason ELSE ?5 END,"
+                          " queued_at = CASE WHEN ?6 > 0 THEN ?6 ELSE queued_at END,"
+                          " started_at = CASE WHEN ?7 > 0 THEN ?7 ELSE started_at END"
+                          " WHERE id = ?1",
+    [S_ATTEMPT_GET] = "SELECT " ATTEMPT_COLS " FROM attempts a WHERE a.id = ?1",
     [S_ATTEMPT_SET_STEP_PID] = "UPDATE attempts SET step_pid = ?2, step_pid_start = ?3"
                                " WHERE id = ?1",
     [S_ATTEMPT_FINISH] = "UPDATE attempts SET status = ?2, exit = ?3, signal = ?4, cpu_s = ?5,"

@@ -167,6 +167,9 @@ void attempt_row_release(struct attempt_row *a)
     free(a->job_id);
     free(a->dir);
     free(a->executor);
+    free(a->node);
+    free(a->job_state);
+    free(a->job_reason);
     memset(a, 0, sizeof(*a));
 }
 
@@ -188,7 +191,7 @@ int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *d
     bool hit = cached_from != 0;
     if (store_tx_begin(st, &kind, e, what) < 0)
         return -1;
-    rc = store_exec(st, S_ATTEMPT_INSERT, NULL, e, what, "IissziIIz", step_id, n,
+    rc = store_exec(st, S_ATTEMPT_INSERT, NULL, e, what, "IissziIIs", step_id, n,
                     hit ? "cached" : "running", dir, cached_from, hit ? 0 : -1, now,
                     hit ? now : (int64_t)0, executor);
     if (rc == 0) {
@@ -211,6 +214,17 @@ int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uin
     /* /proc start times are clock ticks since boot: far below INT64_MAX. */
     if (store_exec_tx(st, S_ATTEMPT_SET_PID, &changes, e, "record attempt pid", "IIIs",
                       attempt_id, pid, (int64_t)pid_start, job_id) < 0)
+        return -1;
+    return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
+}
+
+int store_attempt_set_job(struct store *st, int64_t attempt_id, const struct attempt_job *j,
+                          struct err *e)
+{
+    int changes = 0;
+    if (store_exec_tx(st, S_ATTEMPT_SET_JOB, &changes, e, "record the attempt's job", "IssssII",
+                      attempt_id, j->job_id, j->node, j->state, j->reason, j->queued_at,
+                      j->started_at) < 0)
         return -1;
     return changes ? 0 : store_notfound(e, "no attempt %" PRId64, attempt_id);
 }
@@ -278,6 +292,26 @@ static void attempt_decode(sqlite3_stmt *s, struct attempt_row *a)
     a->step_pid = sqlite3_column_int64(s, 15);
     a->step_pid_start = (uint64_t)sqlite3_column_int64(s, 16);
     a->executor = store_col_str(s, 17);
+    a->node = store_col_str(s, 18);
+    a->queued_at = sqlite3_column_int64(s, 19);
+    a->job_state = store_col_str(s, 20);
+    a->job_reason = store_col_str(s, 21);
+}
+
+int store_attempt_get(struct store *st, int64_t attempt_id, struct attempt_row *out, struct err *e)
+{
+    const char *what = "load attempt";
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = store_bind(st, S_ATTEMPT_GET, e, what, "I", attempt_id);
+    if (!s)
+        return -1;
+    int rc = store_step(st, s, e, what);
+    if (rc == 1)
+        attempt_decode(s, out);
+    store_reset(s);
+    if (rc == 0)
+        return store_notfound(e, "no attempt %" PRId64, attempt_id);
+    return rc < 0 ? -1 : 0;
 }
 
 static int attempts_load(struct store *st, enum stmt_id id, int64_t key, struct attempt_row **rows,

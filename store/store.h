@@ -173,6 +173,11 @@ struct attempt_row {
     int64_t step_pid;      /* the step's process, its session's id; 0 = not known */
     uint64_t step_pid_start;
     char *executor;        /* the executor it runs under: "local", "slurm" */
+    /* A batch system's job (Slurm): job_id above, then */
+    char *node;            /* where it runs or ran; NULL until known */
+    int64_t queued_at;     /* when it was submitted (started_at: when it started); 0 = never */
+    char *job_state;       /* the batch system's state: PENDING, RUNNING, TIMEOUT, …; NULL */
+    char *job_reason;      /* while pending, why (Resources, Priority); NULL */
 };
 void attempt_row_release(struct attempt_row *a);
 
@@ -220,6 +225,15 @@ int store_attempt_insert(struct store *st, int64_t step_id, int n, const char *d
 /* pid: the process whose exit means the attempt's exit.json is final (its shim). */
 int store_attempt_set_pid(struct store *st, int64_t attempt_id, int64_t pid, uint64_t pid_start,
                           const char *job_id, struct err *e);
+/* What a batch system says of an attempt's job: NULL (and 0 for times) keeps what is recorded;
+ * reason goes with state (a state without a reason clears the old one). started_at is when the
+ * job started, after its queue wait. */
+struct attempt_job {
+    const char *job_id, *node, *state, *reason;
+    int64_t queued_at, started_at;
+};
+int store_attempt_set_job(struct store *st, int64_t attempt_id, const struct attempt_job *j,
+                          struct err *e);
 /* The step's own process (its session's id), as the shim reported it. */
 int store_attempt_set_step_pid(struct store *st, int64_t attempt_id, int64_t pid,
                                uint64_t pid_start, struct err *e);
@@ -230,6 +244,9 @@ int store_attempt_finish(struct store *st, int64_t attempt_id, const char *statu
 /* Which run and step an attempt belongs to (*step is the caller's to free). */
 int store_attempt_origin(struct store *st, int64_t attempt_id, int64_t *run_id, char **step,
                          struct err *e);
+/* One attempt by its id (e.g. the attempt a cache record's cached_from names, or one seen in
+ * a lineage edge); release with attempt_row_release. */
+int store_attempt_get(struct store *st, int64_t attempt_id, struct attempt_row *out, struct err *e);
 /* Attempts of a step, by n. */
 int store_attempts_load(struct store *st, int64_t step_id, struct attempt_row **rows, size_t *n,
                         struct err *e);

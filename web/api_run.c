@@ -7,7 +7,6 @@
 #include "pipeline/graph.h"
 #include "pipeline/load.h"
 #include "store/doc.h"
-#include "store/query.h"
 #include "util/version.h"
 #include "util/xalloc.h"
 #include "web/api.h"

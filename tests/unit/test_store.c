@@ -617,6 +617,60 @@ static void test_step_previous(void **state)
     assert_int_equal(e.code, STORE_NOT_FOUND);
 }
 
+/* A batch job's record: each poll says only what changed, and NULL keeps what is there. */
+static void test_attempt_job(void **state)
+{
+    struct fx *f = *state;
+    int64_t run = new_run(f->st, "alpha");
+    int64_t train = step_id(f->st, run, "train");
+    int64_t a;
+    OK(store_attempt_insert(f->st, train, 1, "/h/runs/1/train/1", 0, "slurm", &a, E));
+    struct attempt_row r;
+    OK(store_attempt_get(f->st, a, &r, E));
+    assert_string_equal(r.executor, "slurm");
+    assert_null(r.job_id);
+    assert_null(r.node);
+    assert_null(r.job_state);
+    int64_t recorded = r.started_at;
+    attempt_row_release(&r);
+
+    OK(store_attempt_set_job(f->st, a, &(struct attempt_job){.job_id = "812", .state = "PENDING",
+                                                             .reason = "Resources",
+                                                             .queued_at = 1000}, E));
+    OK(store_attempt_get(f->st, a, &r, E));
+    assert_string_equal(r.job_id, "812");
+    assert_string_equal(r.job_state, "PENDING");
+    assert_string_equal(r.job_reason, "Resources");
+    assert_int_equal(r.queued_at, 1000);
+    assert_int_equal(r.started_at, recorded);
+    attempt_row_release(&r);
+
+    /* running: a node and a start, and the pending reason goes with the old state */
+    OK(store_attempt_set_job(f->st, a, &(struct attempt_job){.node = "n07", .state = "RUNNING",
+                                                             .started_at = 1600}, E));
+    OK(store_attempt_get(f->st, a, &r, E));
+    assert_string_equal(r.job_id, "812");
+    assert_string_equal(r.node, "n07");
+    assert_string_equal(r.job_state, "RUNNING");
+    assert_null(r.job_reason);
+    assert_int_equal(r.queued_at, 1000);
+    assert_int_equal(r.started_at, 1600);
+    attempt_row_release(&r);
+
+    /* nothing said: nothing changes */
+    OK(store_attempt_set_job(f->st, a, &(struct attempt_job){0}, E));
+    OK(store_attempt_get(f->st, a, &r, E));
+    assert_string_equal(r.node, "n07");
+    assert_string_equal(r.job_state, "RUNNING");
+    assert_int_equal(r.started_at, 1600);
+    attempt_row_release(&r);
+
+    struct err e = ERR_INIT;
+    assert_int_equal(store_attempt_set_job(f->st, a + 100, &(struct attempt_job){0}, &e), -1);
+    assert_int_equal(e.code, STORE_NOT_FOUND);
+    err_clear(&e);
+}
+
 static void test_attempts(void **state)
 {
     struct fx *f = *state;
@@ -734,6 +788,7 @@ int main(void)
         T(test_leases),
         T(test_step_status_retry_cache),
         T(test_step_previous),
+        T(test_attempt_job),
         T(test_attempts),
 #undef T
     };
