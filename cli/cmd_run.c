@@ -15,14 +15,15 @@
 #include "util/xalloc.h"
 
 static const char usage[] =
-    "usage: sluice run FILE [-p NAME=VALUE]... [--no-cache] [--parallel N] [--fail-fast]\n"
-    "                  [--no-wait] [--auto-approve] [--json]\n"
+    "usage: sluice run FILE [-p NAME=VALUE]... [--no-cache] [--parallel N] [--max-jobs N]\n"
+    "                  [--fail-fast] [--no-wait] [--auto-approve] [--json]\n"
     "\n"
     "Run the pipeline in FILE in the foreground until it ends.\n"
     "\n"
     "  -p, --param NAME=VALUE  override a parameter's default (repeatable)\n"
     "      --no-cache          ignore cache hits: run every step\n"
-    "      --parallel N        run at most N step slots at once (default: CPUs)\n"
+    "      --parallel N        run at most N step slots at once on this machine (default: CPUs)\n"
+    "      --max-jobs N        keep at most N Slurm jobs queued or running (default: 200)\n"
     "      --fail-fast         cancel the run at the first failed step\n"
     "      --no-wait           exit 3 as soon as only approvals are left\n"
     "      --auto-approve      approve every approval step as 'auto'\n"
@@ -85,7 +86,8 @@ int cmd_run(int argc, char **argv)
         {"param", required_argument, NULL, 'p'},  {"no-cache", no_argument, NULL, 'C'},
         {"parallel", required_argument, NULL, 'j'}, {"fail-fast", no_argument, NULL, 'F'},
         {"no-wait", no_argument, NULL, 'W'},      {"auto-approve", no_argument, NULL, 'A'},
-        {"json", no_argument, NULL, 'J'},         {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'J'},         {"max-jobs", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
     };
     struct engine_opts opts = {0};
     bool json = false;
@@ -111,6 +113,18 @@ int cmd_run(int argc, char **argv)
                                        optarg);
             }
             opts.parallel = (int)n;
+            break;
+        }
+        case 'M': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 100000) {
+                free(pargs);
+                return cli_usage_error(usage,
+                                       "--max-jobs takes a number from 1 to 100000, got '%s'",
+                                       optarg);
+            }
+            opts.max_jobs = (int)n;
             break;
         }
         case 'F':

@@ -2,16 +2,19 @@
 #include "executor/executor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "executor/spawn.h"
 #include "util/xalloc.h"
 
 extern const struct executor_ops local_executor;
+extern const struct executor_ops slurm_executor;
 
 #define MAX_EXECUTORS 8
-static const struct executor_ops *table[MAX_EXECUTORS] = {&local_executor};
-static size_t ntable = 1;
+static const struct executor_ops *table[MAX_EXECUTORS] = {&local_executor, &slurm_executor};
+static size_t ntable = 2;
 
 const struct executor_ops *executor_find(const char *name)
 {
@@ -60,5 +63,15 @@ int exec_result_read(const char *dir, struct exec_result *r, struct err *e)
     r->signal = x.signal;
     r->cpu_s = x.cpu_s;
     r->max_rss_kb = x.max_rss_kb;
+    snprintf(r->node, sizeof(r->node), "%s", x.node);
+    /* "2026-11-24T19:00:00.123Z" */
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(x.started_at, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest) {
+        time_t t = timegm(&tm);
+        int ms = rest[0] == '.' ? atoi(rest + 1) : 0;
+        r->started_ms = t > 0 ? (int64_t)t * 1000 + ms : 0;
+    }
     return 0;
 }

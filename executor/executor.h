@@ -12,6 +12,7 @@
 #include "util/err.h"
 
 struct step;
+struct tmpl;
 
 /* How an attempt ended, as far as its executor can tell. */
 enum exec_why {
@@ -33,7 +34,12 @@ struct exec_result {
     double cpu_s;      /* user + system time of its processes, 0 when unknown */
     long max_rss_kb;   /* the largest resident set among them, 0 when unknown */
     bool no_metrics;   /* a hint: the attempt left no metrics file (saves a look) */
-    char msg[256];     /* for LOST, OUT_OF_MEMORY, START_FAILED: what happened */
+    bool permanent;    /* START_FAILED: trying again cannot help (a partition that does not
+                        * exist): the step fails without its retries */
+    int64_t started_ms; /* when its process started, 0 when unknown (from exit.json) */
+    char node[64];     /* the cluster node it ran on, "" when unknown or this machine */
+    char msg[256];     /* for LOST, OUT_OF_MEMORY, START_FAILED: what happened; for an exit
+                        * or a signal, when set, who or what ended it (a cancel from outside) */
 };
 
 /* Which attempt: what reports are keyed by and what is needed to find it again. */
@@ -57,11 +63,18 @@ struct exec_job {
     int64_t timeout_ms;       /* 0: none */
     int cpus;
     int64_t memory_bytes;     /* 0: unspecified */
+    /* A template of the step's executor options (slurm: partition …) expanded for this run:
+     * the caller's to free; NULL with e set when it cannot be (an unknown param). */
+    char *(*expand)(void *data, const struct tmpl *t, struct err *e);
+    void *expand_data;
 };
 
 /* Called once per attempt, from the loop, never from within start, cancel or adopt. The
  * executor has forgotten the attempt by then. */
 typedef void (*exec_ended_cb)(void *data, int64_t attempt_id, const struct exec_result *r);
+/* Called from the loop when an executor that had no room has some again (a batch system's
+ * queue drained below its bound without an attempt ending). */
+typedef void (*exec_room_cb)(void *data);
 
 /* What an executor gets from the engine that makes it. */
 struct exec_env {
@@ -69,7 +82,9 @@ struct exec_env {
     struct store *st;        /* writes land in the engine's open batch */
     const char *home;        /* the workspace */
     const char *self_exe;    /* the sluice binary (shims, built-ins) */
+    int max_jobs;            /* a batch executor: queued + running jobs at most (--max-jobs) */
     exec_ended_cb ended;
+    exec_room_cb room;
     void *data;
 };
 
@@ -77,6 +92,9 @@ struct executor;
 
 struct executor_ops {
     const char *name;
+    /* Its attempts run elsewhere (a cluster's nodes): they take none of this machine's step
+     * slots (--parallel); capacity alone bounds them. */
+    bool remote;
     struct executor *(*create)(const struct exec_env *env, struct err *e);
     /* Inside the transaction that records the attempt, before start: record what an engine
      * that adopts the attempt needs to find it (the local shim's pid), and refuse an attempt

@@ -47,14 +47,21 @@ int shim_exit_write(struct job *j)
     char started[96], ended[96]; /* room for any int the compiler cannot rule out */
     format_time(started, sizeof(started), &j->started);
     format_time(ended, sizeof(ended), &j->ended_at);
-    char buf[512];
+    /* On a Slurm node, which one (a name of letters, digits, '-', '.', '_' only). */
+    const char *node = getenv("SLURMD_NODENAME");
+    if (node && (!*node || strlen(node) > 63 ||
+                 strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
+                     strlen(node)))
+        node = NULL;
+    char buf[640];
     int n = snprintf(buf, sizeof(buf),
                      "{\"exit\": %d, \"signal\": %d, \"cpu_s\": %.6f, \"max_rss_kb\": %ld, "
                      "\"started_at\": \"%s\", \"ended_at\": \"%s\", \"timed_out\": %s, "
-                     "\"cancelled\": %s}\n",
+                     "\"cancelled\": %s%s%s%s}\n",
                      j->exit_code, j->sig, shim_cpu_seconds(&j->ru), j->ru.ru_maxrss, started,
                      ended, j->cause == STOP_TIMEOUT ? "true" : "false",
-                     j->cause == STOP_CANCEL ? "true" : "false");
+                     j->cause == STOP_CANCEL ? "true" : "false", node ? ", \"node\": \"" : "",
+                     node ? node : "", node ? "\"" : "");
     errno = 0; /* a short write() leaves it alone */
     int fd = openat(j->dirfd, ".exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     bool ok = fd >= 0 && write(fd, buf, (size_t)n) == n;

@@ -229,6 +229,9 @@ int shim_read_exit(const char *dir, struct shim_exit *out, struct err *e)
     out->max_rss_kb = (long)rss;
     out->timed_out = timed_out;
     out->cancelled = cancelled;
+    json_t *node = json_object_get(root, "node");
+    if (json_is_string(node) && json_string_length(node) < sizeof(out->node))
+        memcpy(out->node, json_string_value(node), json_string_length(node) + 1);
 out:
     json_decref(root);
     strbuf_release(&sb);

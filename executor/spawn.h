@@ -54,6 +54,7 @@ struct shim_exit {
     bool cancelled; /* stopped because the shim got SIGTERM or SIGINT */
     char msg[256];  /* from a report only: why the step could not start ("" when it did) */
     bool no_metrics; /* from a report only: the shim saw no metrics.json */
+    char node[64];   /* the Slurm node it ran on (SLURMD_NODENAME), "" elsewhere */
 };
 
 /* Read DIR/exit.json. Returns 0, 1 when there is none (the attempt has not ended, or its shim

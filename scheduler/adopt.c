@@ -161,12 +161,10 @@ static void recover_attempt(struct run_ctx *run, struct step_rt *s)
     s->attempt_dir = xstrdup(a->dir);
     s->started_ms = a->started_at;
     s->cpus = s->spec->cpus > 0 ? s->spec->cpus : 1;
-    if (!s->holds_slots) {
-        run->slots_used += s->cpus;
-        s->holds_slots = true;
-    }
     if (dispatch_adopt(run, s, a, &e) < 0)
         run_fail(run, &e);
+    else
+        step_take_slots(run, s);
     attempt_rows_free(rows, n);
 }
 

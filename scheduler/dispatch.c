@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scheduler/engine_int.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 static void inflight_add(struct engine *eng, struct step_rt *s)
@@ -50,11 +51,23 @@ static void on_ended(void *data, int64_t attempt_id, const struct exec_result *r
     if (!s || eng->stopping || eng->left)
         return;
     struct run_ctx *run = s->run;
-    engine_crash_point("exited", s->spec->name);
+    proc_crash_point("exited", s->spec->name);
     inflight_drop(eng, s);
     step_attempt_ended(run, s, r);
     run_pump(run);
     run_check_end(run);
+}
+
+/* An executor has room again without an attempt having ended. */
+static void on_room(void *data)
+{
+    struct engine *eng = data;
+    if (eng->stopping || eng->left)
+        return;
+    for (struct run_ctx *r = eng->runs; r; r = r->next) {
+        run_pump(r);
+        run_check_end(r);
+    }
 }
 
 struct executor *dispatch_executor(struct run_ctx *run, struct step_rt *s, struct err *e)
@@ -82,7 +95,9 @@ struct executor *dispatch_executor(struct run_ctx *run, struct step_rt *s, struc
         .st = eng->st,
         .home = eng->home,
         .self_exe = eng->self_exe,
+        .max_jobs = run->opts.max_jobs > 0 ? run->opts.max_jobs : ENGINE_MAX_JOBS,
         .ended = on_ended,
+        .room = on_room,
         .data = eng,
     };
     struct executor *x = ops->create(&env, e);
@@ -158,13 +173,20 @@ static void free_command(struct step_rt *s)
     s->argv = s->envp = NULL;
 }
 
+/* exec_job.expand: an executor option's template, for s's run. */
+static char *expand_option(void *data, const struct tmpl *t, struct err *e)
+{
+    struct step_rt *s = data;
+    return step_expand(s->run, t, false, e);
+}
+
 /* Start s's recorded attempt with its executor. */
 static void call_start(struct engine *eng, struct step_rt *s)
 {
     struct run_ctx *run = s->run;
     const struct step *sp = s->spec;
     s->start_queued = false;
-    engine_crash_point("recorded", sp->name);
+    proc_crash_point("recorded", sp->name);
     struct exec_job job = {
         .a = attempt_of(run, s),
         .spec = sp,
@@ -175,6 +197,8 @@ static void call_start(struct engine *eng, struct step_rt *s)
         .timeout_ms = sp->timeout_ms,
         .cpus = sp->cpus > 0 ? sp->cpus : 1,
         .memory_bytes = sp->memory_bytes,
+        .expand = expand_option,
+        .expand_data = s,
     };
     struct err e = ERR_INIT;
     int rc = s->exec->ops->start(s->exec, &job, &e);
@@ -186,7 +210,7 @@ static void call_start(struct engine *eng, struct step_rt *s)
         step_attempt_ended(run, s, &r);
         return;
     }
-    engine_crash_point("spawned", sp->name);
+    proc_crash_point("spawned", sp->name);
 }
 
 /* Make the queued calls; returns whether any changed a step (a start that failed at once). */

@@ -25,20 +25,6 @@
 
 static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *message);
 
-/* Test hook: SLUICE_CRASH_AT="POINT:STEP" kills this engine with SIGKILL at that point of that
- * step's attempt, so the crash-recovery tests can stop it exactly where a crash would. Points:
- * recorded (attempt committed, nothing sent to the shim), spawned (the run request sent),
- * exited (the shim reported the end, nothing recorded yet). */
-void engine_crash_point(const char *point, const char *step)
-{
-    const char *at = getenv("SLUICE_CRASH_AT");
-    if (!at)
-        return;
-    size_t n = strlen(point);
-    if (!strncmp(at, point, n) && at[n] == ':' && !strcmp(at + n + 1, step))
-        raise(SIGKILL);
-}
-
 /* ---- events ---- */
 
 /* The plan settles a whole branch at once; listeners hear of it one step at a time. */
@@ -222,13 +208,24 @@ void step_release_slots(struct run_ctx *run, struct step_rt *s)
     }
 }
 
+static bool step_has_room(struct run_ctx *run, struct step_rt *s, bool *slots);
+
+void step_take_slots(struct run_ctx *run, struct step_rt *s)
+{
+    if (s->holds_slots || (s->exec && s->exec->ops->remote))
+        return; /* a cluster's steps take none of this machine's slots */
+    run->slots_used += s->cpus;
+    s->holds_slots = true;
+}
+
 void step_on_retry_timer(uv_timer_t *t)
 {
     struct step_rt *s = t->data;
     struct run_ctx *run = s->run;
     if (run->cancelling || run->plan.status[s->index] != STEP_RETRYING)
         return;
-    if (run->slots_used > 0 && run->slots_used + s->cpus > run->opts.parallel) {
+    bool slots;
+    if (!step_has_room(run, s, &slots)) {
         uv_timer_start(&s->timer, step_on_retry_timer, 200, 0);
         return;
     }
@@ -309,6 +306,7 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
     bool lost = false, retryable = true, ok = false;
     if (r->why == EXEC_START_FAILED) {
         astatus = "failed";
+        retryable = !r->permanent;
         why = xasprintf("cannot start step: %s", r->msg);
     } else if (r->why == EXEC_LOST) {
         astatus = "lost";
@@ -324,10 +322,14 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
         astatus = "timed_out";
         char d[32];
         duration_format(s->spec->timeout_ms, d, sizeof(d));
-        why = xasprintf("timed out after %s", d);
+        why = s->spec->timeout_ms || !r->msg[0] ? xasprintf("timed out after %s", d)
+                                                : xasprintf("timed out: %s", r->msg);
     } else if (r->why == EXEC_OUT_OF_MEMORY) {
         astatus = "failed";
-        why = xasprintf("out of memory%s%s", r->msg[0] ? ": " : "", r->msg);
+        why = xasprintf("out of memory%s%s", r->msg[0] ? " " : "", r->msg);
+    } else if ((r->signal || exit_code) && r->msg[0]) {
+        astatus = "failed";
+        why = xstrdup(r->msg); /* who or what ended it, e.g. a cancel from outside sluice */
     } else if (r->signal || exit_code) {
         astatus = "failed";
         char *last = step_log_last_line(s->attempt_dir);
@@ -435,8 +437,7 @@ static void launch_attempt(struct run_ctx *run, struct step_rt *s, const char *m
     if (!run_set_step(run, s, STEP_RUNNING, message))
         goto out;
     s->cpus = sp->cpus > 0 ? sp->cpus : 1;
-    run->slots_used += s->cpus;
-    s->holds_slots = true;
+    step_take_slots(run, s);
     s->cancel_sent = false;
     free(s->workdir);
     s->workdir = workdir ? workdir : xstrdup(run->pipe->dir);
@@ -579,24 +580,69 @@ static void start_step(struct run_ctx *run, struct step_rt *s)
     free(miss);
 }
 
+/* Whether s can start now; when not, whether the reason is this machine's slots (else its
+ * executor's capacity). */
+static bool step_has_room(struct run_ctx *run, struct step_rt *s, bool *slots)
+{
+    *slots = false;
+    if (s->spec->kind == KIND_APPROVE)
+        return true;
+    struct err e = ERR_INIT;
+    struct executor *x = dispatch_executor(run, s, &e);
+    if (!x || !x->ops->remote) {
+        int need = s->spec->cpus > 0 ? s->spec->cpus : 1;
+        if (run->slots_used > 0 && run->slots_used + need > run->opts.parallel) {
+            *slots = true;
+            return false;
+        }
+    }
+    return dispatch_has_room(run, s);
+}
+
 void run_pump(struct run_ctx *run)
 {
     if (run->cancelling || run->ended || run->eng->failed)
         return;
-    size_t i;
+    /* Ready steps start in order, except that a step waiting for one resource (this machine's
+     * slots, a cluster's --max-jobs) does not hold back a step that needs another: a full
+     * Slurm queue leaves local steps running, and the other way round. Within one resource
+     * the order stands, so a wide step is not starved by narrow ones behind it. */
+    size_t i, *held = NULL, nheld = 0, alloc = 0;
+    bool slots_full = false;
+    struct executor *full[ENGINE_MAX_EXECUTORS];
+    size_t nfull = 0;
+    /* A held step is out of the queue until the end: each ready step is looked at once, and
+     * one that a start makes ready (a skip settles its downstream) is looked at too. */
     while (plan_next_ready(&run->plan, &i)) {
         struct step_rt *s = &run->steps[i];
-        int need = s->spec->cpus > 0 ? s->spec->cpus : 1;
-        bool runs_process = s->spec->kind != KIND_APPROVE;
-        if (runs_process && ((run->slots_used > 0 && run->slots_used + need > run->opts.parallel) ||
-                             !dispatch_has_room(run, s))) {
-            plan_unpop(&run->plan, i);
-            break;
+        bool blocked = false, slots;
+        if (s->spec->kind != KIND_APPROVE) {
+            struct err e = ERR_INIT;
+            struct executor *x = dispatch_executor(run, s, &e);
+            blocked = slots_full && (!x || !x->ops->remote);
+            for (size_t k = 0; k < nfull && !blocked; k++)
+                blocked = full[k] == x;
+            if (!blocked && !step_has_room(run, s, &slots)) {
+                blocked = true;
+                if (slots)
+                    slots_full = true;
+                else if (nfull < ENGINE_MAX_EXECUTORS)
+                    full[nfull++] = x;
+            }
+        }
+        if (blocked) {
+            XGROW(held, alloc, nheld + 1);
+            held[nheld++] = i;
+            continue;
         }
         start_step(run, s);
         if (run->cancelling || run->eng->failed)
             break;
     }
+    /* Back at the head of the queue, in their order. */
+    while (nheld > 0)
+        plan_unpop(&run->plan, held[--nheld]);
+    free(held);
 }
 
 /* ---- cancel ---- */

@@ -19,6 +19,7 @@ struct engine_opts {
     bool auto_approve;     /* approve every approval step as 'auto' */
     bool no_wait;          /* stop driving (run stays waiting) when only approvals are left */
     int64_t kill_grace_ms; /* SIGTERM → SIGKILL; 0 = 10 s */
+    int max_jobs;          /* Slurm jobs queued + running at once (--max-jobs); 0 = 200 */
 };
 
 enum engine_event_kind {

@@ -90,6 +90,7 @@ struct queued {
 };
 
 #define ENGINE_MAX_EXECUTORS 4
+#define ENGINE_MAX_JOBS 200 /* --max-jobs by default, as Nextflow's queueSize */
 
 struct engine {
     uv_loop_t loop;
@@ -160,6 +161,8 @@ void run_check_end(struct run_ctx *run);
 void run_cancel(struct run_ctx *run, const char *why);
 void run_close_handles(struct run_ctx *run);
 void step_release_slots(struct run_ctx *run, struct step_rt *s);
+/* s's resources.cpus of this machine's slots, unless its executor runs it elsewhere. */
+void step_take_slots(struct run_ctx *run, struct step_rt *s);
 void step_ensure_timer(struct run_ctx *run, struct step_rt *s);
 void step_on_retry_timer(uv_timer_t *t);
 /* Settle the attempt its executor reported ended: success, retry or failure. */
@@ -167,7 +170,6 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
 /* A run has ended: look at once (not at the next 20 ms check) whether the loop can end. */
 void engine_check_soon(struct engine *eng);
 /* Test hook (SLUICE_CRASH_AT), see engine.c. */
-void engine_crash_point(const char *point, const char *step);
 /* Settle s as cached with the outputs and metrics of an earlier attempt, from (a cache hit, or
  * a step that succeeded in the run being retried). 1 when it is; 0 when that attempt's
  * artifacts are no longer there (the step must run); -1 with e set when the store fails. */

@@ -332,6 +332,8 @@ void engine_opts_from_json(const char *text, struct engine_opts *o)
     json_t *v;
     if ((v = json_object_get(j, "parallel")) && json_is_integer(v))
         o->parallel = (int)json_integer_value(v);
+    if ((v = json_object_get(j, "max_jobs")) && json_is_integer(v))
+        o->max_jobs = (int)json_integer_value(v);
     o->fail_fast = json_is_true(json_object_get(j, "fail_fast"));
     o->no_cache = json_is_true(json_object_get(j, "no_cache"));
     o->auto_approve = json_is_true(json_object_get(j, "auto_approve"));
@@ -344,6 +346,8 @@ char *engine_opts_to_json(const struct engine_opts *o)
     json_t *j = json_pack("{s:i,s:b,s:b,s:b,s:b}", "parallel", o->parallel, "fail_fast",
                           o->fail_fast, "no_cache", o->no_cache, "auto_approve", o->auto_approve,
                           "no_wait", o->no_wait);
+    if (o->max_jobs)
+        json_object_set_new(j, "max_jobs", json_integer(o->max_jobs));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     return s;

@@ -197,3 +197,13 @@ int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const ch
     return killed;
 }
 
+
+void proc_crash_point(const char *point, const char *step)
+{
+    const char *at = getenv("SLUICE_CRASH_AT");
+    if (!at)
+        return;
+    size_t n = strlen(point);
+    if (!strncmp(at, point, n) && at[n] == ':' && !strcmp(at + n + 1, step))
+        raise(SIGKILL);
+}

@@ -39,4 +39,11 @@ int proc_kill_group(pid_t pid, unsigned long long start, int sig);
  * or dir cannot be examined. */
 int proc_kill_env(const char *const *kv, size_t n, const char *dir_var, const char *dir);
 
+/* Test hook: SLUICE_CRASH_AT="POINT:STEP" kills this process with SIGKILL at that point of that
+ * step's attempt, so the crash-recovery tests can stop an engine exactly where a crash would.
+ * Points: recorded (attempt committed, nothing sent to its executor), spawned (sent to the
+ * shim, or queued for sbatch), exited (its end reported, nothing recorded yet), submitted
+ * (sbatch answered with the job's id, not yet recorded). */
+void proc_crash_point(const char *point, const char *step);
+
 #endif

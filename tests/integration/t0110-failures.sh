@@ -554,13 +554,16 @@ steps:
     run: touch "$PROBE/here-ran"
 EOF
 
-# DESIGN's Slurm executor is not built yet: such a step must not quietly run on this machine.
-expect_success 'a step with executor: slurm fails, saying so, and does not run here' '
+# Where Slurm's commands are not installed, a step with executor: slurm fails saying so; it
+# must not quietly run on this machine.
+mkdir -p noslurm
+for c in sh touch; do ln -sf "$(command -v $c)" noslurm/$c; done
+expect_success 'a step with executor: slurm fails without sbatch on PATH, saying so, and does not run here' '
     rm -f probe/* &&
-    { sluice run slurm.yaml >out 2>err; test $? = 1; } &&
+    { PATH=$PWD/noslurm sluice run slurm.yaml >out 2>err; test $? = 1; } &&
     r=$(last_run) &&
     test "$(statuses $r)" = "here=succeeded remote=failed" &&
-    step_field $r remote message | grep -q "^executor ${q}slurm$q is not available in this build" &&
+    step_field $r remote message | grep -q "needs ${q}sbatch$q on PATH" &&
     test ! -e probe/remote-ran && test -e probe/here-ran
 '
 
