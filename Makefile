@@ -6,6 +6,8 @@
 #   make deps       install the Debian packages sluice needs (as root, or via sudo)
 #   make fuzz       build the libFuzzer target for the pipeline loader (clang)
 #   make bench      run the benchmarks under bench/
+#   make slurm-up   start a single-node Slurm cluster here for tests/slurm/ (root; installs
+#                   Debian's slurmctld, slurmd, munge when missing); make slurm-down stops it
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -51,7 +53,7 @@ REL_OBJ += $(GENERATED:%.c=$(REL)/%.o)
 ASAN_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 ASAN_LIB_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 
-.PHONY: all test unit integration demo deps test-deps install fuzz fuzz-run bench clean
+.PHONY: all test unit integration demo deps test-deps install fuzz fuzz-run bench clean slurm-up slurm-down
 all: sluice
 
 sluice: $(REL_OBJ)
@@ -131,5 +133,11 @@ bench: sluice
 
 clean:
 	rm -rf build sluice
+
+slurm-up:
+	bash tests/slurm/cluster-up.sh
+
+slurm-down:
+	bash tests/slurm/cluster-down.sh
 
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -4,7 +4,10 @@
 #   SLUICE_BIN   the binary under test (the sanitizer build)
 #   UNIT_BINS    the cmocka test binaries
 #   FUZZ_SECONDS how long the loader fuzzer runs (0: skip)
-#   TESTS        optional glob to select integration scripts (e.g. 't1*')
+#   TESTS        optional glob to select integration scripts (e.g. 't1*'), Slurm ones too
+#   SLUICE_REQUIRE_SLURM=1  count the Slurm tests' skip (no cluster answers) as a failure
+# The Slurm tests (tests/slurm/t*.sh) run when a Slurm cluster answers (tests/slurm/cluster-up.sh
+# starts one, `make slurm-up`); otherwise they are skipped, and the summary says so.
 set -u
 cd "$(dirname "$0")/.."
 export SLUICE_BIN=${SLUICE_BIN:-$PWD/build/asan/sluice}
@@ -13,6 +16,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0
 failed=0
 failures=()
+skipped=()
 log=$(mktemp -d /tmp/sluice-tests.XXXXXX)
 
 count_tap() { # file name
@@ -44,10 +48,10 @@ for t in ${UNIT_BINS:-}; do
     fi
 done
 
-for t in tests/golden.sh tests/integration/${TESTS:-t}*.sh; do
-    [ -f "$t" ] || continue
+run_tap() { # script: a TAP script, its output kept in $log
+    local t=$1 name out rc
     name=$(basename "$t" .sh)
-    out="$log/$name.out"
+    out="$log/$(basename "$(dirname "$t")")-$name.out"
     echo "*** $name"
     bash "$t" >"$out" 2>&1
     rc=$?
@@ -59,7 +63,35 @@ for t in tests/golden.sh tests/integration/${TESTS:-t}*.sh; do
         sed -n '/^not ok /,/^ok /p' "$out" | head -60
     fi
     count_tap "$out" "$name"
+}
+
+for t in tests/golden.sh tests/integration/${TESTS:-t}*.sh; do
+    [ -f "$t" ] || continue
+    run_tap "$t"
 done
+
+slurm_tests=()
+for t in tests/slurm/${TESTS:-t}*.sh; do
+    [ -f "$t" ] && slurm_tests+=("$t")
+done
+if [ ${#slurm_tests[@]} -gt 0 ]; then
+    # shellcheck source=tests/slurm/lib.sh
+    if (. tests/slurm/lib.sh && slurm_available); then
+        for t in "${slurm_tests[@]}"; do
+            run_tap "$t"
+        done
+    else
+        skip="SKIPPED: ${#slurm_tests[@]} Slurm tests: no Slurm cluster answers (bash tests/slurm/cluster-up.sh starts one)"
+        echo "*** slurm"
+        echo "$skip"
+        skipped+=("$skip")
+        if [ "${SLUICE_REQUIRE_SLURM:-}" = 1 ]; then
+            echo "not ok - no Slurm cluster answers, and SLUICE_REQUIRE_SLURM=1 requires one"
+            failed=$((failed + 1))
+            failures+=("slurm: no Slurm cluster answers, and SLUICE_REQUIRE_SLURM=1 requires one")
+        fi
+    fi
+fi
 
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then
     echo "*** fuzz (${FUZZ_SECONDS}s)"
@@ -85,6 +117,7 @@ if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && command -v clang >/dev/null; then
 fi
 
 echo
+for f in "${skipped[@]}"; do echo "$f"; done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
