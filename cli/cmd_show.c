@@ -1,7 +1,7 @@
 /* `sluice show RUN`: one run in full — header, step table (attempts, duration, cpu, memory,
- * cache), then per step its message, metrics and outputs; or the same as one JSON document
- * (cli_show_json, also `sluice run --json`). And cli_print_summary, the table `sluice run`
- * prints when a run ends. */
+ * cache), then per step its message, attempts and batch jobs, metrics and outputs; or the same
+ * as one JSON document (cli_show_json, also `sluice run --json`). And cli_print_summary, the
+ * table `sluice run` prints when a run ends. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -21,13 +21,17 @@ static const char usage[] =
     "usage: sluice show RUN [--json]\n"
     "\n"
     "Show RUN (a number, or 'last'): its parameters, and for each step the status, attempts,\n"
-    "duration, cpu time, peak memory, cache use, message, metrics and outputs.\n"
+    "duration, cpu time, peak memory, cache use, message, metrics and outputs; for an attempt\n"
+    "run as a Slurm job, the job's id, node, state, time in the queue and why it waits.\n"
     "\n"
     "      --json  print one JSON document: {\"id\", \"pipeline\", \"status\", \"params\",\n"
     "              \"steps\": [{\"name\", \"kind\", \"status\", \"cached\", \"message\",\n"
     "              \"attempts\", \"metrics\", \"outputs\"}], ...}; parameter values that read\n"
     "              as JSON numbers or true/false are typed, the others are strings; attempt 0\n"
-    "              of a step is the record of a cache hit (status cached)\n";
+    "              of a step is the record of a cache hit (status cached); an attempt has\n"
+    "              \"executor\", \"job_id\", \"node\", \"queued_at\", \"queue_s\", \"job_state\",\n"
+    "              \"job_reason\" (null for a local one); \"started_at\" is null while its job\n"
+    "              waits in the queue\n";
 
 /* Series longer than this are shown as their first and last few values. */
 #define SERIES_SHOWN 8
@@ -164,22 +168,46 @@ static void print_series(FILE *out, const struct metric_row *m, size_t n)
     fprintf(out, " (%zu value%s)", n, n == 1 ? "" : "s");
 }
 
+/* What a batch executor's attempt is in its queue: "slurm job 8123 on n1 · RUNNING · queued
+ * 400ms", "slurm job 8123 · PENDING (Resources) · waiting 12s". */
+static void print_job(FILE *out, const struct attempt_row *a, const struct doc_queue *q)
+{
+    char d[32];
+    if (a->job_id)
+        fprintf(out, "%s job %s", a->executor, a->job_id);
+    else
+        fprintf(out, "%s, %s", a->executor, a->ended_at ? "no job" : "not submitted yet");
+    if (a->node)
+        fprintf(out, " on %s", a->node);
+    if (a->job_state)
+        fprintf(out, " · %s", a->job_state);
+    if (a->job_reason)
+        fprintf(out, " (%s)", a->job_reason);
+    if (q->queued) {
+        duration_format(q->ms, d, sizeof(d));
+        fprintf(out, " · %s %s%s", q->waiting ? "waiting" : "queued", d,
+                q->started || q->waiting ? "" : ", never started");
+    }
+    fputc('\n', out);
+}
+
 /* The block under the table for one step; nothing when there is nothing to say. */
 static void print_step_detail(FILE *out, const struct doc_run_view *v,
-                              const struct doc_step_view *s)
+                              const struct doc_step_view *s, int64_t now)
 {
     const struct step_row *r = s->row;
-    bool failed_attempt = false;
+    bool failed_attempt = false, batch = false;
     int runs = 0;
     for (size_t i = 0; i < s->natt; i++) {
         if (s->att[i].n < 1)
             continue;
         runs++;
+        batch |= doc_attempt_queue(&s->att[i], now).batch;
         if (!doc_attempt_ok(&s->att[i]) && strcmp(s->att[i].status, "running"))
             failed_attempt = true;
     }
     bool show_attempts = runs > 1 || failed_attempt;
-    if (!r->message && !s->nmet && !s->nout && !show_attempts)
+    if (!r->message && !s->nmet && !s->nout && !show_attempts && !batch)
         return;
     fprintf(out, "\n%s", r->name);
     if (r->message)
@@ -191,8 +219,9 @@ static void print_step_detail(FILE *out, const struct doc_run_view *v,
             const struct attempt_row *a = &s->att[i];
             if (a->n < 1)
                 continue;
+            struct doc_queue q = doc_attempt_queue(a, now);
             char d[32] = "";
-            if (a->started_at && a->ended_at)
+            if (q.started && a->started_at && a->ended_at)
                 duration_format(a->ended_at - a->started_at, d, sizeof(d));
             fprintf(out, "  %-9s %d %s", label, a->n, a->status);
             if (a->signal)
@@ -202,11 +231,22 @@ static void print_step_detail(FILE *out, const struct doc_run_view *v,
             if (*d)
                 fprintf(out, ", %s", d);
             fputc('\n', out);
+            if (q.batch) {
+                fprintf(out, "  %-9s   ", "");
+                print_job(out, a, &q);
+            }
             label = "";
         }
         if (failed_attempt)
             fprintf(out, "  %-9s sluice logs %lld %s --attempt N\n", "logs", (long long)v->run.id,
                     r->name);
+    }
+    for (size_t i = 0; i < s->natt && !show_attempts; i++) {
+        struct doc_queue q = doc_attempt_queue(&s->att[i], now);
+        if (s->att[i].n < 1 || !q.batch)
+            continue;
+        fprintf(out, "  %-9s ", "job");
+        print_job(out, &s->att[i], &q);
     }
     const char *label = "metrics";
     for (size_t i = 0; i < s->nmet;) {
@@ -289,7 +329,7 @@ static void print_show(const struct doc_run_view *v, FILE *out)
     }
     cli_table_print(&tab, out, "");
     for (size_t i = 0; i < v->nsteps; i++)
-        print_step_detail(out, v, &v->sv[i]);
+        print_step_detail(out, v, &v->sv[i], now);
 }
 
 int cli_print_summary(struct store *st, long long run_id, FILE *out)

@@ -67,6 +67,18 @@ void doc_run_view_release(struct doc_run_view *v);
 /* Whether an attempt's outputs count: succeeded or cached. */
 bool doc_attempt_ok(const struct attempt_row *a);
 
+/* Where an attempt of a batch executor (any but "local") is in its queue. A local attempt is
+ * never queued and always started. */
+struct doc_queue {
+    bool batch;   /* its executor submits jobs: a->executor is not "local" */
+    bool queued;  /* submitted: a->queued_at is set */
+    bool started; /* it ran (or runs): a->started_at is its start, not when it was recorded */
+    bool waiting; /* still in the queue: queued, neither started nor ended */
+    int64_t ms;   /* queued: submission to start, or to the end of a job that never started,
+                   * or to now while it waits; 0 otherwise */
+};
+struct doc_queue doc_attempt_queue(const struct attempt_row *a, int64_t now);
+
 /* `sluice show RUN --json`. */
 json_t *doc_run_json(const struct doc_run_view *v);
 /* The same loaded from the store; NULL with e set. */

@@ -23,6 +23,26 @@ bool doc_attempt_ok(const struct attempt_row *a)
     return a->status && (!strcmp(a->status, "succeeded") || !strcmp(a->status, "cached"));
 }
 
+struct doc_queue doc_attempt_queue(const struct attempt_row *a, int64_t now)
+{
+    struct doc_queue q = {0};
+    q.batch = a->executor && strcmp(a->executor, "local") != 0;
+    if (!q.batch) {
+        q.started = true;
+        return q;
+    }
+    q.queued = a->queued_at > 0;
+    /* until the job starts, started_at is when the attempt was recorded, before sbatch */
+    bool pending = a->job_state && !strcmp(a->job_state, "PENDING");
+    q.started = q.queued && a->started_at >= a->queued_at && !pending;
+    q.waiting = q.queued && !q.started && !a->ended_at;
+    if (q.queued) {
+        int64_t until = q.started ? a->started_at : a->ended_at ? a->ended_at : now;
+        q.ms = until > a->queued_at ? until - a->queued_at : 0;
+    }
+    return q;
+}
+
 static void view_slice(struct doc_run_view *v, struct doc_step_view *s)
 {
     size_t i = 0;
@@ -93,15 +113,17 @@ static json_t *json_metrics(const struct metric_row *m, size_t n)
 }
 
 /* Attempts with n = 0 are listed too: they are the records of cache hits (status "cached",
- * cached_from = the attempt whose outputs were reused), which is what lineage follows. */
-static json_t *json_attempt(const struct attempt_row *a)
+ * cached_from = the attempt whose outputs were reused), which is what lineage follows. A batch
+ * job's started_at is null until it leaves its queue (the store holds the record time). */
+static json_t *json_attempt(const struct attempt_row *a, int64_t now)
 {
+    struct doc_queue q = doc_attempt_queue(a, now);
     json_t *o = json_object();
     json_object_set_new(o, "n", json_integer(a->n));
     json_object_set_new(o, "status", json_string(a->status ? a->status : ""));
     json_object_set_new(o, "exit", a->exit_code >= 0 ? json_integer(a->exit_code) : json_null());
     json_object_set_new(o, "signal", json_integer(a->signal));
-    json_object_set_new(o, "started_at", doc_time(a->started_at));
+    json_object_set_new(o, "started_at", q.started ? doc_time(a->started_at) : json_null());
     json_object_set_new(o, "ended_at", doc_time(a->ended_at));
     /* rusage has microseconds; rounding keeps the printed value short */
     json_object_set_new(o, "cpu_s", json_real(round(a->cpu_s * 1e6) / 1e6));
@@ -110,10 +132,18 @@ static json_t *json_attempt(const struct attempt_row *a)
                         a->cached_from ? json_integer(a->cached_from) : json_null());
     json_t *log = a->dir && *a->dir ? json_sprintf("%s/log", a->dir) : json_null();
     json_object_set_new(o, "log", log);
+    json_object_set_new(o, "executor", json_string(a->executor ? a->executor : "local"));
+    json_object_set_new(o, "job_id", doc_str_or_null(a->job_id));
+    json_object_set_new(o, "node", doc_str_or_null(a->node));
+    json_object_set_new(o, "queued_at", doc_time(a->queued_at));
+    /* milliseconds, as the ISO times have only seconds: a wait is often well under one */
+    json_object_set_new(o, "queue_s", q.queued ? json_real((double)q.ms / 1000) : json_null());
+    json_object_set_new(o, "job_state", doc_str_or_null(a->job_state));
+    json_object_set_new(o, "job_reason", doc_str_or_null(a->job_reason));
     return o;
 }
 
-static json_t *json_step(const struct doc_step_view *s)
+static json_t *json_step(const struct doc_step_view *s, int64_t now)
 {
     const struct step_row *r = s->row;
     json_t *o = json_object();
@@ -126,7 +156,7 @@ static json_t *json_step(const struct doc_step_view *s)
     json_object_set_new(o, "ended_at", doc_time(r->ended_at));
     json_t *att = json_array();
     for (size_t i = 0; i < s->natt; i++)
-        json_array_append_new(att, json_attempt(&s->att[i]));
+        json_array_append_new(att, json_attempt(&s->att[i], now));
     json_object_set_new(o, "attempts", att);
     json_object_set_new(o, "metrics", json_metrics(s->met, s->nmet));
     json_t *outs = json_array();
@@ -160,8 +190,9 @@ json_t *doc_run_json(const struct doc_run_view *v)
         json_object_set_new(params, r->params[i].name, doc_param(r->params[i].value));
     json_object_set_new(o, "params", params);
     json_t *steps = json_array();
+    int64_t now = store_now_ms();
     for (size_t i = 0; i < v->nsteps; i++)
-        json_array_append_new(steps, json_step(&v->sv[i]));
+        json_array_append_new(steps, json_step(&v->sv[i], now));
     json_object_set_new(o, "steps", steps);
     return o;
 }

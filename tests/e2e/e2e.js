@@ -116,6 +116,22 @@ function sluice(args, okCodes) {
     return r;
 }
 
+// Run 2's train and finish become Slurm jobs, as the Slurm executor records them (no command
+// writes a job's fields): train ended on n07 after 2.5 s in the queue; finish's job still waits
+// for its priority (a state the rest of that run does not match: the page draws what it gets).
+function slurmJobs() {
+    const step = name => `step_id = (SELECT id FROM steps WHERE run_id = 2 AND name = '${name}')`;
+    const now = Date.now();
+    const r = spawnSync('sqlite3', [path.join(work, '.sluice', 'sluice.db'), `
+        UPDATE attempts SET executor = 'slurm', job_id = '81230', node = 'n07',
+            queued_at = started_at - 2500, job_state = 'COMPLETED' WHERE ${step('train')};
+        UPDATE attempts SET executor = 'slurm', job_id = '81231', queued_at = ${now - 8000},
+            started_at = ${now - 8030}, ended_at = 0, status = 'running', job_state = 'PENDING',
+            job_reason = 'Priority' WHERE ${step('finish')};`], {encoding: 'utf8'});
+    if (r.status !== 0)
+        throw new Error('sqlite3 exited ' + r.status + ': ' + r.stderr + (r.error || ''));
+}
+
 function freePort() {
     return new Promise((resolve, reject) => {
         const s = net.createServer();
@@ -171,6 +187,7 @@ async function main() {
     sluice(['run', 'dags/e2e.yaml', '-p', 'depth=4', '--no-wait'], [3]);
     sluice(['run', 'dags/cat.yaml']);
     sluice(['run', 'dags/cat.yaml', '-p', 'extra=1']);
+    slurmJobs();
     diag('workspace prepared in ' + (Date.now() - t00) + ' ms: ' + work);
 
     const port = await freePort();
@@ -243,6 +260,36 @@ async function main() {
             const hit = await page.textContent('tr[data-step="prepare"] td:nth-child(9)');
             must(/cached from #1/.test(hit), 'run 2 prepare cache: ' + hit);
             must(await page.$('tr[data-step="prepare"] td:nth-child(9) a[href="/runs/1"]') !== null, 'links run 1');
+        });
+
+        await step('a Slurm attempt shows its job id, node, state and queue wait, and the Gantt its queue', async () => {
+            await page.goto(base + '/runs/2');
+            await ready();
+            const train = await page.textContent('tr[data-step="train"] .job');
+            must(/slurm job 81230 on n07/.test(train) && /COMPLETED · queued 2\.5s/.test(train),
+                'train job: ' + train);
+            const finish = await page.textContent('tr[data-step="finish"] .job');
+            must(/slurm job 81231/.test(finish) && /PENDING \(Priority\) · waiting \d+s/.test(finish),
+                'finish job: ' + finish);
+            must(!/ on /.test(finish), 'a pending job has no node: ' + finish);
+            const bars = await page.$$eval('.gantt-row', rows => rows.map(r => ({
+                name: r.querySelector('.gantt-name').textContent,
+                bars: [...r.querySelectorAll('.gantt-bar')].map(b => ({queue: b.classList.contains('gantt-queue'),
+                    title: b.getAttribute('title'), left: parseFloat(b.style.left), width: parseFloat(b.style.width)})),
+            })));
+            const row = n => bars.find(r => r.name === n).bars;
+            const [tq, tr] = [row('train').find(b => b.queue), row('train').find(b => !b.queue)];
+            must(tq && tr, 'train has a queue bar and a run bar: ' + JSON.stringify(row('train')));
+            must(tq.title === 'train attempt 1: queued 2.5s', 'train queue title: ' + tq.title);
+            must(Math.abs(tq.left + tq.width - tr.left) < 0.01, 'the queue ends where the run starts');
+            const fq = row('finish');
+            must(fq.length === 1 && fq[0].queue && /^finish attempt 1: queued \d+s \(Priority\), still waiting$/.test(fq[0].title),
+                'finish waits, without a run bar: ' + JSON.stringify(fq));
+            must(await page.$$eval('tr[data-step="prepare"] .job', j => j.length) === 0, 'a cache hit has no job');
+            await page.click('table.steps tr[data-step="train"]');
+            await page.waitForFunction(() => /slurm job 81230 on n07 · COMPLETED/.test(
+                (document.querySelector('#log-job') || {}).textContent || ''));
+            await shot('run-slurm');
         });
 
         await step('comparing two runs shows the differing params highlighted and a chart canvas', async () => {
@@ -417,7 +464,7 @@ async function main() {
 
         await step('on a phone-sized screen the pages do not scroll sideways', async () => {
             await page.setViewportSize({width: 390, height: 844});
-            for (const [url, name] of [['/', 'runs'], ['/runs/1', 'run'], ['/models/e2e-model', 'model'],
+            for (const [url, name] of [['/', 'runs'], ['/runs/1', 'run'], ['/runs/2', 'run-slurm'], ['/models/e2e-model', 'model'],
                 ['/compare?runs=1,2', 'compare']]) {
                 await page.goto(base + url);
                 await ready();

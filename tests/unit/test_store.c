@@ -9,6 +9,10 @@
 
 #include "tests/unit/store_fixture.h"
 
+#include <jansson.h>
+
+#include "store/doc.h"
+
 /* ---- migrations and opening ------------------------------------------------------------- */
 
 static void test_migrations_create_schema(void **state)
@@ -671,6 +675,121 @@ static void test_attempt_job(void **state)
     err_clear(&e);
 }
 
+/* Attempt `n` of step `name` in a run document. */
+static json_t *doc_attempt(json_t *doc, const char *name, int n)
+{
+    size_t i, k;
+    json_t *st, *a;
+    json_array_foreach(json_object_get(doc, "steps"), i, st) {
+        if (strcmp(json_string_value(json_object_get(st, "name")), name))
+            continue;
+        json_array_foreach(json_object_get(st, "attempts"), k, a)
+            if (json_integer_value(json_object_get(a, "n")) == n)
+                return a;
+    }
+    fail_msg("no attempt %d of step '%s' in the run document", n, name);
+    return NULL;
+}
+
+static void assert_json_string(json_t *o, const char *key, const char *want)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        fail_msg("'%s' is not a string", key);
+    assert_string_equal(json_string_value(v), want);
+}
+
+static void assert_json_null(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_null(v))
+        fail_msg("'%s' is not null", key);
+}
+
+/* The same ISO text doc_time gives for ms. */
+static void assert_json_time(json_t *o, const char *key, int64_t ms)
+{
+    json_t *want = doc_time(ms);
+    assert_json_string(o, key, json_string_value(want));
+    json_decref(want);
+}
+
+/* `sluice show --json` (and /api/runs/ID) says what the store holds of a batch job: its
+ * executor, id, node, submission, state and reason, and how long it queued; a job still
+ * queued, or one that ended in its queue, has no started_at; a local attempt has nulls. */
+static void test_attempt_job_in_run_doc(void **state)
+{
+    struct fx *f = *state;
+    bool changed;
+    int64_t run = new_run(f->st, "alpha");
+    int64_t prep_a, train_a, eval_a;
+    OK(store_attempt_insert(f->st, step_id(f->st, run, "prep"), 1, "/h/p/1", 0, "local", &prep_a,
+                            E));
+    OK(store_attempt_finish(f->st, prep_a, "succeeded", 0, 0, 0.5, 100, store_now_ms(), &changed,
+                            E));
+    OK(store_attempt_insert(f->st, step_id(f->st, run, "train"), 1, "/h/t/1", 0, "slurm",
+                            &train_a, E));
+    OK(store_attempt_insert(f->st, step_id(f->st, run, "evaluate"), 1, "/h/e/1", 0, "slurm",
+                            &eval_a, E));
+    struct attempt_row r;
+    OK(store_attempt_get(f->st, train_a, &r, E));
+    int64_t t0 = r.started_at + 30; /* submitted after it was recorded */
+    attempt_row_release(&r);
+
+    /* pending: no start yet, the reason, and the wait so far */
+    OK(store_attempt_set_job(f->st, train_a, &(struct attempt_job){.job_id = "8123",
+                                                                   .state = "PENDING",
+                                                                   .reason = "Resources",
+                                                                   .queued_at = t0}, E));
+    /* evaluate's job ends in its queue, cancelled after 5 s */
+    OK(store_attempt_set_job(f->st, eval_a, &(struct attempt_job){.job_id = "8124",
+                                                                  .state = "CANCELLED",
+                                                                  .queued_at = t0}, E));
+    OK(store_attempt_finish(f->st, eval_a, "cancelled", -1, 0, 0, 0, t0 + 5000, &changed, E));
+    struct err e = ERR_INIT;
+    json_t *doc = doc_run(f->st, run, &e);
+    assert_non_null(doc);
+    json_t *a = doc_attempt(doc, "train", 1);
+    assert_json_string(a, "executor", "slurm");
+    assert_json_string(a, "job_id", "8123");
+    assert_json_null(a, "node");
+    assert_json_time(a, "queued_at", t0);
+    assert_json_null(a, "started_at");
+    assert_true(json_real_value(json_object_get(a, "queue_s")) >= 0);
+    assert_json_string(a, "job_state", "PENDING");
+    assert_json_string(a, "job_reason", "Resources");
+
+    a = doc_attempt(doc, "evaluate", 1);
+    assert_json_null(a, "started_at");
+    assert_json_time(a, "ended_at", t0 + 5000);
+    assert_true(json_real_value(json_object_get(a, "queue_s")) == 5.0);
+    assert_json_string(a, "job_state", "CANCELLED");
+    assert_json_null(a, "job_reason");
+
+    a = doc_attempt(doc, "prep", 1);
+    assert_json_string(a, "executor", "local");
+    assert_non_null(json_string_value(json_object_get(a, "started_at")));
+    static const char *const nulls[] = {"job_id", "node", "queued_at", "queue_s", "job_state",
+                                        "job_reason"};
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+        assert_json_null(a, nulls[i]);
+    json_decref(doc);
+
+    /* running on a node after 400 ms in the queue: its start, the reason gone */
+    OK(store_attempt_set_job(f->st, train_a, &(struct attempt_job){.node = "n07",
+                                                                   .state = "RUNNING",
+                                                                   .started_at = t0 + 400}, E));
+    doc = doc_run(f->st, run, &e);
+    assert_non_null(doc);
+    a = doc_attempt(doc, "train", 1);
+    assert_json_string(a, "node", "n07");
+    assert_json_time(a, "started_at", t0 + 400);
+    assert_true(json_real_value(json_object_get(a, "queue_s")) == 0.4);
+    assert_json_string(a, "job_state", "RUNNING");
+    assert_json_null(a, "job_reason");
+    json_decref(doc);
+}
+
 static void test_attempts(void **state)
 {
     struct fx *f = *state;
@@ -789,6 +908,7 @@ int main(void)
         T(test_step_status_retry_cache),
         T(test_step_previous),
         T(test_attempt_job),
+        T(test_attempt_job_in_run_doc),
         T(test_attempts),
 #undef T
     };

@@ -187,6 +187,40 @@
         return String(sha || '').slice(0, 12);
     }
 
+    /* Where a batch executor's attempt (a Slurm job) is, as `sluice show` says it; null for a
+     * local attempt. Its started_at is null until the job leaves its queue (web/API.md). */
+    function jobOf(a) {
+        if (!a.executor || a.executor === 'local')
+            return null;
+        return {
+            who: a.job_id ? a.executor + ' job ' + a.job_id
+                : a.executor + (a.ended_at ? ', no job' : ', not submitted yet'),
+            waiting: !!a.queued_at && !a.started_at && !a.ended_at,
+            never: !!a.queued_at && !a.started_at && !!a.ended_at,
+            wait: a.queue_s === null || a.queue_s === undefined ? null : a.queue_s * 1000,
+            reason: a.job_reason ? ' (' + a.job_reason + ')' : '',
+        };
+    }
+
+    /* A job: "slurm job 8123 on n1" over "RUNNING · queued 0.4s", or "slurm job 8124" over
+     * "PENDING (Resources) · waiting 12s"; on one line (joined by " · ") where oneLine. '' for
+     * a local attempt. */
+    function jobCell(a, oneLine) {
+        const j = jobOf(a);
+        if (!j)
+            return '';
+        const where = h('span', {class: 'job-where'}, a.job_id
+            ? [a.executor + ' job ', h('span', {class: 'job-id mono'}, a.job_id)] : j.who,
+            a.node ? [' on ', h('span', {class: 'job-node mono'}, a.node)] : null);
+        const when = [a.job_state ? [h('b', {class: 'job-state'}, a.job_state), j.reason] : null,
+            j.wait === null ? null : h('span', {class: 'job-queue'},
+                (j.waiting ? 'waiting ' : 'queued ') + fmtDur(j.wait) + (j.never ? ', never started' : ''))]
+            .filter(Boolean);
+        return h('span', {class: 'job' + (oneLine ? '' : ' job-lines') + (j.waiting ? ' job-waiting' : '')},
+            where, when.length ? [oneLine ? ' · ' : null,
+                h('span', {class: 'job-when'}, when[0], when.length > 1 ? [' · ', when[1]] : null)] : null);
+    }
+
     /* ---- the API ---- */
 
     async function api(path, opts) {
@@ -753,17 +787,38 @@
         function drawGantt() {
             const bars = [];
             let t0 = Infinity, t1 = -Infinity;
+            const push = b => {
+                if (isNaN(b.a0) || isNaN(b.a1))
+                    return;
+                t0 = Math.min(t0, b.a0);
+                t1 = Math.max(t1, b.a1);
+                bars.push(b);
+            };
             for (const st of run.steps) {
-                const atts = (st.attempts || []).filter(a => a.started_at);
-                const parts = atts.length ? atts : (st.started_at ? [st] : []);
+                const atts = (st.attempts || []).filter(a => a.started_at || a.queued_at);
+                /* a step without attempts (an approval) is drawn from its own times; a batch
+                 * step's are those of its job, which has not started */
+                const batch = (st.attempts || []).some(a => jobOf(a));
+                const parts = atts.length ? atts : (st.started_at && !batch ? [st] : []);
                 for (const a of parts) {
-                    const a0 = Date.parse(a.started_at);
-                    const a1 = a.ended_at ? Date.parse(a.ended_at) : Date.now();
-                    if (isNaN(a0))
+                    const end = a.ended_at ? Date.parse(a.ended_at) : Date.now();
+                    const j = jobOf(a);
+                    if (j && j.wait !== null) {
+                        /* the queue wait, before the run: ISO times have whole seconds, the wait
+                         * has milliseconds, so it is drawn back from the start */
+                        const q1 = a.started_at ? Date.parse(a.started_at) : end;
+                        push({step: st.name, a0: j.waiting ? Date.parse(a.queued_at) : q1 - j.wait,
+                            a1: q1, queue: true, title: st.name + ' attempt ' + a.n + ': queued ' +
+                            fmtDur(j.wait) + j.reason + (j.waiting ? ', still waiting'
+                                : j.never ? ', never started' : '')});
+                    }
+                    if (!a.started_at)
                         continue;
-                    t0 = Math.min(t0, a0);
-                    t1 = Math.max(t1, a1);
-                    bars.push({step: st.name, a0, a1, status: a.status || st.status, n: a.n});
+                    const a0 = Date.parse(a.started_at);
+                    push({step: st.name, a0, a1: end, status: a.status || st.status,
+                        title: st.name + (a.n ? ' attempt ' + a.n : '') + ': ' +
+                            (a.status || st.status) + ', ' + fmtDur(end - a0) +
+                            (j ? ' (' + j.who + (a.node ? ' on ' + a.node : '') + ')' : '')});
                 }
             }
             if (!bars.length) {
@@ -775,9 +830,8 @@
             for (const st of run.steps) {
                 const track = h('div', {class: 'gantt-track'});
                 for (const b of bars.filter(x => x.step === st.name)) {
-                    const bar = h('div', {class: 'gantt-bar st-' + String(b.status).replace(/[^a-z_]/g, ''),
-                        title: st.name + (b.n ? ' attempt ' + b.n : '') + ': ' + b.status + ', ' +
-                            fmtDur(b.a1 - b.a0)});
+                    const bar = h('div', {class: 'gantt-bar ' + (b.queue ? 'gantt-queue'
+                        : 'st-' + String(b.status).replace(/[^a-z_]/g, '')), title: b.title});
                     /* CSSOM properties, which the CSP allows (a style attribute it would not) */
                     bar.style.left = ((b.a0 - t0) / total * 100).toFixed(3) + '%';
                     bar.style.width = ((b.a1 - b.a0) / total * 100).toFixed(3) + '%';
@@ -803,9 +857,12 @@
         }
 
         function drawSteps() {
+            /* a Job column when any attempt ran under a batch executor: a local run is as before */
+            const jobs = run.steps.some(st => (st.attempts || []).some(a => jobOf(a)));
+            const jobHead = jobs ? ['Job'] : [];
             stepsBox.replaceChildren(table('steps', ['Step', 'Kind', 'Status', 'Attempts', 'Exit',
                 {t: 'Duration', cls: 'num'}, {t: 'CPU', cls: 'num'}, {t: 'Peak memory', cls: 'num'},
-                'Cache', 'Message'], run.steps.map(st => {
+                'Cache', ...jobHead, 'Message'], run.steps.map(st => {
                 const atts = (st.attempts || []).filter(a => a.n > 0);
                 const last = atts[atts.length - 1];
                 const exit = last ? (last.exit !== null && last.exit !== undefined ? String(last.exit)
@@ -823,6 +880,7 @@
                     ? Number(last.cpu_s).toFixed(2) + 's' : '–'),
                 h('td', {class: 'num'}, last && last.max_rss_kb ? fmtBytes(last.max_rss_kb * 1024) : '–'),
                 h('td', null, cacheCell(st)),
+                jobs ? h('td', {class: 'small'}, last ? jobCell(last) : '') : null,
                 h('td', {class: 'wrap small'}, st.message || ''));
                 tr.addEventListener('click', ev => {
                     ev.preventDefault();
@@ -842,7 +900,8 @@
                         h('td', {class: 'num'}, fmtDur(span(a.started_at, a.ended_at))),
                         h('td', {class: 'num'}, a.cpu_s !== null && a.cpu_s !== undefined ? Number(a.cpu_s).toFixed(3) + 's' : '–'),
                         h('td', {class: 'num'}, a.max_rss_kb ? fmtBytes(a.max_rss_kb * 1024) : '–'),
-                        h('td', null, a.cached_from ? 'reused attempt ' + a.cached_from : '')));
+                        h('td', null, a.cached_from ? 'reused attempt ' + a.cached_from : ''),
+                        jobs ? h('td', {class: 'small'}, jobCell(a)) : null));
                 }
             }
             const open = attemptsBox.querySelector('details') && attemptsBox.querySelector('details').open;
@@ -850,7 +909,7 @@
                 'All attempts (' + rows.length + ')'), table('attempts', ['Step', {t: 'Attempt', cls: 'num'},
                 'Status', {t: 'Exit', cls: 'num'}, {t: 'Signal', cls: 'num'}, 'Started',
                 {t: 'Duration', cls: 'num'}, {t: 'CPU', cls: 'num'}, {t: 'Peak memory', cls: 'num'},
-                'Cache'], rows)));
+                'Cache', ...jobHead], rows)));
         }
 
         function drawParams() {
@@ -952,6 +1011,10 @@
             } else if (log.attempt) {
                 logInfo.appendChild(h('span', null, 'attempt ' + log.attempt));
             }
+            /* the job of the attempt shown, where a phone would not scroll the table to it */
+            const shown = atts.find(a => a.n === log.attempt) || atts[atts.length - 1];
+            if (shown && jobOf(shown))
+                logInfo.appendChild(h('span', {id: 'log-job'}, jobCell(shown, true)));
             logInfo.appendChild(h('span', null, log.complete ? 'complete' :
                 (STEP_ACTIVE.has(st.status) ? 'following…' : '')));
             logInfo.appendChild(h('a', {href: '/api/runs/' + id + '/steps/' + enc(log.step) +
