@@ -12,17 +12,19 @@
 #include "scheduler/engine.h"
 #include "scheduler/trigger.h"
 #include "store/store.h"
+#include "executor/executor.h"
 #include "util/xalloc.h"
 
 static const char usage[] =
-    "usage: sluice run FILE [-p NAME=VALUE]... [--no-cache] [--parallel N] [--max-jobs N]\n"
-    "                  [--fail-fast] [--no-wait] [--auto-approve] [--json]\n"
+    "usage: sluice run FILE [-p NAME=VALUE]... [--no-cache] [--parallel N] [--executor NAME]\n"
+    "                  [--max-jobs N] [--fail-fast] [--no-wait] [--auto-approve] [--json]\n"
     "\n"
     "Run the pipeline in FILE in the foreground until it ends.\n"
     "\n"
     "  -p, --param NAME=VALUE  override a parameter's default (repeatable)\n"
     "      --no-cache          ignore cache hits: run every step\n"
     "      --parallel N        run at most N step slots at once on this machine (default: CPUs)\n"
+    "      --executor NAME     run steps that set no 'executor:' with NAME (local, slurm)\n"
     "      --max-jobs N        keep at most N Slurm jobs queued or running (default: 200)\n"
     "      --fail-fast         cancel the run at the first failed step\n"
     "      --no-wait           exit 3 as soon as only approvals are left\n"
@@ -87,7 +89,7 @@ int cmd_run(int argc, char **argv)
         {"parallel", required_argument, NULL, 'j'}, {"fail-fast", no_argument, NULL, 'F'},
         {"no-wait", no_argument, NULL, 'W'},      {"auto-approve", no_argument, NULL, 'A'},
         {"json", no_argument, NULL, 'J'},         {"max-jobs", required_argument, NULL, 'M'},
-        {NULL, 0, NULL, 0},
+        {"executor", required_argument, NULL, 'E'}, {NULL, 0, NULL, 0},
     };
     struct engine_opts opts = {0};
     bool json = false;
@@ -115,6 +117,14 @@ int cmd_run(int argc, char **argv)
             opts.parallel = (int)n;
             break;
         }
+        case 'E':
+            if (!executor_find(optarg)) {
+                free(pargs);
+                return cli_usage_error(usage, "--executor takes 'local' or 'slurm', got '%s'",
+                                       optarg);
+            }
+            snprintf(opts.executor, sizeof(opts.executor), "%s", optarg);
+            break;
         case 'M': {
             char *end;
             long n = strtol(optarg, &end, 10);

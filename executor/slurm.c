@@ -33,7 +33,6 @@
 #include "pipeline/spec.h"
 #include "util/fs.h"
 #include "util/proc.h"
-#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -106,7 +105,7 @@ struct cmd {
 struct slurm {
     struct executor base;
     uv_loop_t *loop;
-    char tag[9];
+    char tag[13];             /* the workspace's id, in its jobs' names */
     char *sbatch, *squeue, *scancel;
     char **cmd_env;           /* environ with TZ=UTC: squeue's times in UTC */
     struct sjob **jobs;
@@ -834,9 +833,12 @@ static struct executor *slurm_create(const struct exec_env *env, struct err *e)
     struct slurm *x = xcalloc(1, sizeof(*x));
     x->base.env = *env;
     x->loop = env->loop;
-    char hex[DIGEST_HEX_LEN + 1];
-    sha256_hex(env->home, strlen(env->home), hex);
-    memcpy(x->tag, hex, 8);
+    char id[17];
+    if (store_workspace_id(env->st, id, e) < 0) {
+        free(x);
+        return NULL;
+    }
+    memcpy(x->tag, id, 12);
     x->sbatch = find_command("sbatch");
     x->squeue = find_command("squeue");
     x->scancel = find_command("scancel");

@@ -44,7 +44,8 @@ bool slurm_error_transient(const char *stderr_text);
 void slurm_error_text(const char *stderr_text, char *out, size_t outsz);
 
 /* The job name of an attempt: "sluice-TAG-ATTEMPT", TAG telling this workspace's jobs from
- * another's (8 hex digits of its path's digest). *attempt_id from such a name, else false. */
+ * another's (the first 12 hex digits of its store's random id). *attempt_id from such a name,
+ * else false. */
 void slurm_job_name(const char *tag, int64_t attempt_id, char *out, size_t outsz);
 bool slurm_job_name_attempt(const char *tag, const char *name, int64_t *attempt_id);
 

@@ -794,7 +794,6 @@ static void step_init(struct step *s)
     s->health_timeout_ms = 30000;
     s->max_size = (int64_t)10 << 30;
     s->cpus = 1;
-    s->executor = xstrdup("local");
     s->on_drift = DRIFT_WARN;
 }
 

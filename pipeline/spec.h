@@ -140,7 +140,8 @@ struct step {
     int retries;            /* default 0 */
     int64_t retry_delay_ms; /* default 5000 */
     int64_t timeout_ms;     /* 0 = none; approve default 7d */
-    char *executor;         /* "local" (default) or "slurm" */
+    char *executor;         /* "local" or "slurm"; NULL when not set (sluice run --executor
+                             * decides, else local) */
     int cpus;               /* resources.cpus, default 1 */
     int64_t memory_bytes;   /* resources.memory, 0 = unspecified */
     struct slurm_opts slurm; /* executor: slurm's options */

@@ -75,7 +75,9 @@ struct executor *dispatch_executor(struct run_ctx *run, struct step_rt *s, struc
     struct engine *eng = run->eng;
     if (s->exec)
         return s->exec;
-    const char *name = s->spec->executor ? s->spec->executor : "local";
+    const char *name = s->spec->executor      ? s->spec->executor
+                       : run->opts.executor[0] ? run->opts.executor
+                                               : "local";
     const struct executor_ops *ops = executor_find(name);
     if (!ops) {
         err_set(e, "executor '%s' is not available in this build (remove 'executor: %s' to run "

@@ -20,6 +20,7 @@ struct engine_opts {
     bool no_wait;          /* stop driving (run stays waiting) when only approvals are left */
     int64_t kill_grace_ms; /* SIGTERM → SIGKILL; 0 = 10 s */
     int max_jobs;          /* Slurm jobs queued + running at once (--max-jobs); 0 = 200 */
+    char executor[32];     /* the executor of steps that name none (--executor); "" = local */
 };
 
 enum engine_event_kind {

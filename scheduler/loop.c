@@ -334,6 +334,8 @@ void engine_opts_from_json(const char *text, struct engine_opts *o)
         o->parallel = (int)json_integer_value(v);
     if ((v = json_object_get(j, "max_jobs")) && json_is_integer(v))
         o->max_jobs = (int)json_integer_value(v);
+    if ((v = json_object_get(j, "executor")) && json_is_string(v))
+        snprintf(o->executor, sizeof(o->executor), "%s", json_string_value(v));
     o->fail_fast = json_is_true(json_object_get(j, "fail_fast"));
     o->no_cache = json_is_true(json_object_get(j, "no_cache"));
     o->auto_approve = json_is_true(json_object_get(j, "auto_approve"));
@@ -348,6 +350,8 @@ char *engine_opts_to_json(const struct engine_opts *o)
                           "no_wait", o->no_wait);
     if (o->max_jobs)
         json_object_set_new(j, "max_jobs", json_integer(o->max_jobs));
+    if (o->executor[0])
+        json_object_set_new(j, "executor", json_string(o->executor));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     return s;

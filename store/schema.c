@@ -193,7 +193,11 @@ static const char *const migrations[] = {
     "ALTER TABLE attempts ADD COLUMN node TEXT;\n"
     "ALTER TABLE attempts ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE attempts ADD COLUMN job_state TEXT;\n"
-    "ALTER TABLE attempts ADD COLUMN job_reason TEXT;\n",
+    "ALTER TABLE attempts ADD COLUMN job_reason TEXT;\n"
+    /* and the workspace's own id, which names its jobs apart from every other workspace's,
+     * including an earlier one at the same path */
+    "CREATE TABLE workspace (id TEXT NOT NULL);\n"
+    "INSERT INTO workspace (id) VALUES (lower(hex(randomblob(8))));\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -119,6 +119,7 @@ const char *const store_sql[S_COUNT] = {
                           " queued_at = CASE WHEN ?6 > 0 THEN ?6 ELSE queued_at END,"
                           " started_at = CASE WHEN ?7 > 0 THEN ?7 ELSE started_at END"
                           " WHERE id = ?1",
+    [S_WORKSPACE_ID] = "SELECT id FROM workspace LIMIT 1",
     [S_ATTEMPT_GET] = "SELECT " ATTEMPT_COLS " FROM attempts a WHERE a.id = ?1",
     [S_ATTEMPT_SET_STEP_PID] = "UPDATE attempts SET step_pid = ?2, step_pid_start = ?3"
                                " WHERE id = ?1",

@@ -298,6 +298,22 @@ static void attempt_decode(sqlite3_stmt *s, struct attempt_row *a)
     a->job_reason = store_col_str(s, 21);
 }
 
+int store_workspace_id(struct store *st, char out[17], struct err *e)
+{
+    const char *what = "read the workspace's id";
+    sqlite3_stmt *s = store_bind(st, S_WORKSPACE_ID, e, what, "");
+    if (!s)
+        return -1;
+    int rc = store_step(st, s, e, what);
+    const unsigned char *v = rc == 1 ? sqlite3_column_text(s, 0) : NULL;
+    if (rc == 1 && v && strlen((const char *)v) == 16)
+        memcpy(out, v, 17);
+    else if (rc >= 0)
+        rc = err_set(e, "cannot %s: the store has none", what);
+    store_reset(s);
+    return rc < 0 ? -1 : 0;
+}
+
 int store_attempt_get(struct store *st, int64_t attempt_id, struct attempt_row *out, struct err *e)
 {
     const char *what = "load attempt";

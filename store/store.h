@@ -244,6 +244,10 @@ int store_attempt_finish(struct store *st, int64_t attempt_id, const char *statu
 /* Which run and step an attempt belongs to (*step is the caller's to free). */
 int store_attempt_origin(struct store *st, int64_t attempt_id, int64_t *run_id, char **step,
                          struct err *e);
+/* The workspace's random id (16 hex digits), made with its store: what names its batch jobs
+ * apart from any other workspace's, even one that was at the same path before. */
+int store_workspace_id(struct store *st, char out[17], struct err *e);
+
 /* One attempt by its id (e.g. the attempt a cache record's cached_from names, or one seen in
  * a lineage edge); release with attempt_row_release. */
 int store_attempt_get(struct store *st, int64_t attempt_id, struct attempt_row *out, struct err *e);

@@ -2,6 +2,7 @@
 # The demo pipeline end to end: dags/tumour.yaml (ingest, crawl, split, train, evaluate, approve,
 # deploy) with --auto-approve on a copy of dags/, its deploy health-checked against the real
 # model server (dags/steps/serve.py) on a free port. Skipped only without scikit-learn.
+# DEMO_EXECUTOR=slurm runs it with --executor slurm (tests/slurm/t0110-demo.sh does).
 . "$(dirname "$0")/lib.sh"
 
 . "$ROOT/dags/steps/sklearn_python.sh"
@@ -67,7 +68,8 @@ expect_success 'the model server listens before any model is deployed, and says 
 '
 
 expect_success 'the tumour pipeline runs to the end with --auto-approve' '
-    sluice run dags/tumour.yaml --auto-approve >run.out 2>&1 ||
+    sluice run dags/tumour.yaml --auto-approve ${DEMO_EXECUTOR:+--executor "$DEMO_EXECUTOR"} \
+        >run.out 2>&1 ||
         { cat run.out; cat .sluice/runs/*/*/*/log 2>/dev/null | tail -40; false; }
 '
 
@@ -79,6 +81,14 @@ expect_success 'the run and every step succeeded' '
     test_cmp expect steps ||
     { cat last.json; false; }
 '
+
+if [ -n "${DEMO_EXECUTOR:-}" ]; then
+    expect_success 'every step that runs a process ran under that executor' '
+        json "\",\".join(sorted(set(a[\"executor\"] for s in r[\"steps\"] if s[\"kind\"] != \"approve\"
+                                  for a in s[\"attempts\"])))" >executors &&
+        echo "$DEMO_EXECUTOR" >expect && test_cmp expect executors
+    '
+fi
 
 # The store keeps metrics as floats: 426 may come back as 426.0.
 expect_success 'the split is stratified 426/143' '

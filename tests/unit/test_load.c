@@ -264,7 +264,7 @@ static void test_defaults_applied(void **state)
     assert_string_equal(a->outputs[0].s, "log.txt");
     assert_int_equal(a->retry_delay_ms, 5000);     /* built-in default */
     assert_int_equal(a->health_timeout_ms, 30000); /* not a deploy key: not applied */
-    assert_string_equal(a->executor, "local");
+    assert_null(a->executor); /* not set: sluice run --executor, else local, decides */
     assert_int_equal(b->retries, 0); /* the step's own value wins */
     assert_int_equal(b->noutputs, 2);
     /* the defaults' timeout applies to approve steps too; 7d only when nothing sets one */
