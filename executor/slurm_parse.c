@@ -1,5 +1,6 @@
 /* The Slurm executor's pure parts (executor/slurm_int.h). */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -165,11 +166,12 @@ bool slurm_job_name_attempt(const char *tag, const char *name, int64_t *attempt_
     if (strncmp(name, "sluice-", 7) || strncmp(name + 7, tag, tl) || name[7 + tl] != '-')
         return false;
     const char *d = name + 8 + tl;
-    if (!isdigit((unsigned char)*d))
+    if (!isdigit((unsigned char)*d) || *d == '0') /* only the digits slurm_job_name writes */
         return false;
     char *end;
+    errno = 0;
     long long v = strtoll(d, &end, 10);
-    if (*end || v <= 0)
+    if (*end || v <= 0 || errno == ERANGE)
         return false;
     *attempt_id = v;
     return true;
@@ -177,13 +179,13 @@ bool slurm_job_name_attempt(const char *tag, const char *name, int64_t *attempt_
 
 int64_t slurm_minutes(int64_t ms)
 {
-    int64_t m = (ms + 59999) / 60000;
+    int64_t m = ms / 60000 + (ms % 60000 > 0); /* ms + 59999 would overflow near INT64_MAX */
     return m < 1 ? 1 : m;
 }
 
 int64_t slurm_mem_mib(int64_t bytes)
 {
-    int64_t m = (bytes + (1 << 20) - 1) >> 20;
+    int64_t m = bytes / (1 << 20) + (bytes % (1 << 20) > 0);
     return m < 1 ? 1 : m;
 }
 
@@ -222,11 +224,39 @@ void slurm_script_write(struct strbuf *sb, const struct slurm_script *s)
     strbuf_addch(sb, '\n');
 }
 
+struct unit {
+    int64_t size;
+    char name;
+};
+
+/* v as a whole number of the largest of units (largest first) that divides it: "16G", "2h".
+ * False when none does. */
+static bool whole_units(int64_t v, const struct unit *units, size_t nunits, char *buf, size_t n)
+{
+    for (size_t i = 0; i < nunits; i++) {
+        if (v >= units[i].size && v % units[i].size == 0) {
+            snprintf(buf, n, "%" PRId64 "%c", v / units[i].size, units[i].name);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A memory limit as it was most likely written: "16G", "512M"; else size_format's "1.5G". */
 static void mem_text(int64_t bytes, char *buf, size_t n)
 {
-    char sz[32];
-    size_format(bytes, sz, sizeof(sz));
-    snprintf(buf, n, "%s", sz);
+    static const struct unit units[] = {{1LL << 40, 'T'}, {1LL << 30, 'G'}, {1LL << 20, 'M'},
+                                        {1LL << 10, 'K'}};
+    if (!whole_units(bytes, units, sizeof(units) / sizeof(units[0]), buf, n))
+        size_format(bytes, buf, (int)n);
+}
+
+/* A time limit as it was most likely written: "2h", "90m", "5s"; else duration_format's. */
+static void limit_text(int64_t ms, char *buf, size_t n)
+{
+    static const struct unit units[] = {{86400000, 'd'}, {3600000, 'h'}, {60000, 'm'}, {1000, 's'}};
+    if (!whole_units(ms, units, sizeof(units) / sizeof(units[0]), buf, n))
+        duration_format(ms, buf, (int)n);
 }
 
 /* A step stopped from outside sluice: failed (not retried), saying so. */
@@ -256,7 +286,7 @@ bool slurm_settle(const struct slurm_end *in, struct exec_result *r)
     if (file && (file->why == EXEC_TIMED_OUT ||
                  (file->why == EXEC_EXITED && !file->signal)))
         return true; /* it ended by itself, or by the shim's own timeout */
-    if (in->cancelled_by_us && (file || ended)) {
+    if (in->cancelled_by_us && (file || ended || in->late)) {
         r->why = EXEC_CANCELLED;
         return true;
     }
@@ -267,7 +297,7 @@ bool slurm_settle(const struct slurm_end *in, struct exec_result *r)
         char d[32];
         r->why = EXEC_TIMED_OUT;
         if (in->limit_ms > 0) {
-            duration_format(in->limit_ms, d, sizeof(d));
+            limit_text(in->limit_ms, d, sizeof(d));
             snprintf(r->msg, sizeof(r->msg), "slurm's time limit of %s ended job %s", d, job);
         } else {
             snprintf(r->msg, sizeof(r->msg), "slurm's time limit ended job %s", job);
