@@ -323,6 +323,14 @@ static int show_log(struct store *st, long long run_id, const char *step,
         bool ended = !follow || attempt_ended(st, run_id, a, step);
         if (fd < 0) {
             fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 && errno == ENOENT && !follow && a->job_id && a->job_state) {
+                /* a batch job that has not started: no log yet, and that is no error */
+                fprintf(stderr, "no log yet: %s job %s is %s%s%s%s; --follow waits for it\n",
+                        a->executor, a->job_id, a->job_state, a->job_reason ? " (" : "",
+                        a->job_reason ? a->job_reason : "", a->job_reason ? ")" : "");
+                rc = 0;
+                goto out;
+            }
             if (fd < 0 && (errno != ENOENT || !follow)) {
                 cli_error("cannot open log '%s': %s", path, strerror(errno));
                 goto out;

@@ -75,9 +75,14 @@ struct executor *dispatch_executor(struct run_ctx *run, struct step_rt *s, struc
     struct engine *eng = run->eng;
     if (s->exec)
         return s->exec;
-    const char *name = s->spec->executor      ? s->spec->executor
-                       : run->opts.executor[0] ? run->opts.executor
-                                               : "local";
+    /* --executor moves the command steps; built-in steps (ingest, crawl, deploy) stay with
+     * the engine, as Snakemake's localrules do: they move files and call this machine's
+     * services, and a cluster's queue would only delay them. */
+    enum step_kind k = s->spec->kind;
+    bool command = k == KIND_TASK || k == KIND_TRANSFORM || k == KIND_TRAIN || k == KIND_EVALUATE;
+    const char *name = s->spec->executor                 ? s->spec->executor
+                       : command && run->opts.executor[0] ? run->opts.executor
+                                                          : "local";
     const struct executor_ops *ops = executor_find(name);
     if (!ops) {
         err_set(e, "executor '%s' is not available in this build (remove 'executor: %s' to run "

@@ -541,7 +541,8 @@ static void raw_exec(sqlite3 *db, const char *sql)
 }
 
 /* A database written by a sluice of schema 1 (deployments without run_id, attempts without
- * step_pid or executor) is brought up to date and keeps its rows. */
+ * step_pid, executor or a batch job's fields, no workspace id) is brought up to date and keeps
+ * its rows. */
 static void test_migration_from_schema_1(void **state)
 {
     struct fx *f = *state;
@@ -560,6 +561,10 @@ static void test_migration_from_schema_1(void **state)
                  "ALTER TABLE attempts DROP COLUMN step_pid;"
                  "ALTER TABLE attempts DROP COLUMN step_pid_start; DROP TABLE schedule_fires;"
                  "ALTER TABLE attempts DROP COLUMN executor;"
+                 "ALTER TABLE attempts DROP COLUMN node;"
+                 "ALTER TABLE attempts DROP COLUMN queued_at;"
+                 "ALTER TABLE attempts DROP COLUMN job_state;"
+                 "ALTER TABLE attempts DROP COLUMN job_reason; DROP TABLE workspace;"
                  "PRAGMA user_version = 1");
     sqlite3_close(db);
 
@@ -572,8 +577,10 @@ static void test_migration_from_schema_1(void **state)
                                  " 'schedule_fires'"),
                      1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('attempts')"
-                                 " WHERE name IN ('step_pid', 'step_pid_start', 'executor')"),
-                     3);
+                                 " WHERE name IN ('step_pid', 'step_pid_start', 'executor', 'node',"
+                                 " 'queued_at', 'job_state', 'job_reason')"),
+                     7);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM workspace WHERE length(id) = 16"), 1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('deployments')"
                                  " WHERE name = 'run_id'"),
                      1);
