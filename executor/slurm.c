@@ -79,6 +79,8 @@ struct sjob {
     int64_t queued_ms;        /* when sbatch answered */
     int64_t start_ms;
     int64_t missing_since;    /* out of the queue (or ended) without a settled end */
+    bool acct_asked;          /* out of the queue: sacct was asked how it ended */
+    char acct_state[32];      /* and said so ("" when it could not) */
     int64_t file_since;       /* an exit.json that waits for Slurm's word */
     bool cancel_wanted, cancel_sent, timed_out_by_us;
     bool have_result;         /* settled inside start/adopt/cancel: reported from the loop */
@@ -106,7 +108,9 @@ struct slurm {
     struct executor base;
     uv_loop_t *loop;
     char tag[13];             /* the workspace's id, in its jobs' names */
-    char *sbatch, *squeue, *scancel;
+    char *sbatch, *squeue, *scancel, *sacct; /* sacct: NULL when not installed */
+    int accounting;           /* sacct answers: -1 not known yet, 0 no (disabled), 1 yes */
+    struct cmd *sacct_cmd;
     char **cmd_env;           /* environ with TZ=UTC: squeue's times in UTC */
     struct sjob **jobs;
     size_t njobs, jobs_alloc;
@@ -480,7 +484,7 @@ static void check_end(struct sjob *j, bool listed)
     }
     struct slurm_end in = {
         .file = rc == 0 ? &file : NULL,
-        .state = listed && j->state[0] ? j->state : NULL,
+        .state = listed && j->state[0] ? j->state : j->acct_state[0] ? j->acct_state : NULL,
         .job_id = j->job_id,
         .cancelled_by_us = j->cancel_sent,
         .timed_out_by_us = j->timed_out_by_us,
@@ -549,6 +553,8 @@ static bool ended_remember(struct slurm *x, int64_t id)
             return true;
     return false;
 }
+
+static void sacct_start(struct slurm *x);
 
 static void on_squeue_done(struct cmd *c)
 {
@@ -658,6 +664,7 @@ static void on_squeue_done(struct cmd *c)
         }
     }
     free(snap);
+    sacct_start(x);
     free(x->ended_ids);
     x->ended_ids = still;
     x->nended = (size_t)lingering;
@@ -673,6 +680,90 @@ static void on_squeue_done(struct cmd *c)
     else if ((x->poll_ms = x->poll_ms * 3 / 2) > POLL_MAX_MS)
         x->poll_ms = POLL_MAX_MS;
     x->next_poll = x->now + x->poll_ms;
+}
+
+/* ---- accounting: how a job that has left the queue ended ---- */
+
+static struct sjob *find_job_id(struct slurm *x, const char *job_id)
+{
+    for (size_t i = 0; i < x->njobs; i++)
+        if (x->jobs[i]->job_id && !strcmp(x->jobs[i]->job_id, job_id))
+            return x->jobs[i];
+    return NULL;
+}
+
+static void on_sacct_done(struct cmd *c)
+{
+    struct slurm *x = c->x;
+    x->sacct_cmd = NULL;
+    if (x->closed)
+        return;
+    x->now = now_ms();
+    bool transient;
+    char msg[256];
+    if (!cmd_ok(c, &transient, msg, sizeof(msg))) {
+        if (strstr(c->ebuf.len ? c->ebuf.buf : "", "accounting storage is disabled"))
+            x->accounting = 0; /* as on many clusters: exit.json alone says how jobs end */
+        for (size_t i = 0; transient && i < c->nids; i++) {
+            struct sjob *j = find_job_id(x, c->ids[i]);
+            if (j)
+                j->acct_asked = false; /* asked again after the next poll */
+        }
+        return;
+    }
+    x->accounting = 1;
+    char *p = c->obuf.len ? c->obuf.buf : NULL;
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *job_id, *state;
+        struct sjob *j;
+        if (slurm_parse_sacct_line(p, &job_id, &state) == 0 && (j = find_job_id(x, job_id)) &&
+            !j->have_result && slurm_state_ended(state)) {
+            snprintf(j->acct_state, sizeof(j->acct_state), "%s", state);
+            record_state(x, j->id, state);
+            check_end(j, false);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+/* One sacct for every job that left the queue without an exit.json, where accounting exists. */
+static void sacct_start(struct slurm *x)
+{
+    if (!x->sacct || !x->accounting || x->sacct_cmd)
+        return;
+    struct strbuf ids = STRBUF_INIT;
+    char **asked = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < x->njobs && n < SCANCEL_MAX; i++) {
+        struct sjob *j = x->jobs[i];
+        if (j->phase != P_SUBMITTED || j->listed || j->have_result || j->acct_asked ||
+            !j->job_id || j->file_since)
+            continue;
+        j->acct_asked = true;
+        strbuf_addf(&ids, "%s%s", ids.len ? "," : "", j->job_id);
+        asked = xrealloc(asked, (n + 1) * sizeof(*asked));
+        asked[n++] = xstrdup(j->job_id);
+    }
+    if (!n) {
+        strbuf_release(&ids);
+        return;
+    }
+    char *argv[] = {x->sacct, "-n", "-P", "-X", "-o", "JobID,State", "-j", ids.buf, NULL};
+    struct err e = ERR_INIT;
+    struct cmd *c = cmd_run(x, argv, x->cmd_env, on_sacct_done, &e);
+    strbuf_release(&ids);
+    if (!c) {
+        for (size_t i = 0; i < n; i++)
+            free(asked[i]);
+        free(asked);
+        return;
+    }
+    c->ids = asked;
+    c->nids = n;
+    x->sacct_cmd = c;
 }
 
 static void poll_start(struct slurm *x)
@@ -842,6 +933,8 @@ static struct executor *slurm_create(const struct exec_env *env, struct err *e)
     x->sbatch = find_command("sbatch");
     x->squeue = find_command("squeue");
     x->scancel = find_command("scancel");
+    x->sacct = find_command("sacct");
+    x->accounting = -1;
     if (!x->sbatch || !x->squeue || !x->scancel) {
         err_set(e, "the slurm executor needs '%s' on PATH, and it is not there (is this a Slurm "
                    "login node?)",
@@ -1089,6 +1182,8 @@ static void slurm_close(struct executor *base)
         uv_process_kill(&x->squeue_cmd->proc, SIGKILL);
     if (x->scancel_cmd && !x->scancel_cmd->exited)
         uv_process_kill(&x->scancel_cmd->proc, SIGKILL);
+    if (x->sacct_cmd && !x->sacct_cmd->exited)
+        uv_process_kill(&x->sacct_cmd->proc, SIGKILL);
     uv_timer_stop(&x->tick);
     if (!uv_is_closing((uv_handle_t *)&x->tick))
         uv_close((uv_handle_t *)&x->tick, on_tick_closed);
@@ -1112,6 +1207,7 @@ static void slurm_free(struct executor *base)
     free(x->sbatch);
     free(x->squeue);
     free(x->scancel);
+    free(x->sacct);
     free(x);
 }
 

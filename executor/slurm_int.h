@@ -37,6 +37,10 @@ int slurm_parse_squeue_line(char *line, struct squeue_line *out);
  * else ("N/A", "Unknown"). */
 int64_t slurm_time_ms(const char *s);
 
+/* One line of `sacct -n -P -X -o JobID,State`: "812|CANCELLED by 1000" (modified in place).
+ * -1 when it is not such a line (or a job step's, "812.batch"). */
+int slurm_parse_sacct_line(char *line, const char **job_id, const char **state);
+
 /* An sbatch/squeue/scancel failure that goes away by itself (a busy or restarting controller,
  * a socket timeout): tried again with backoff, never a failed step. */
 bool slurm_error_transient(const char *stderr_text);

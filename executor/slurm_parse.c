@@ -83,6 +83,20 @@ int slurm_parse_squeue_line(char *line, struct squeue_line *out)
     return 0;
 }
 
+int slurm_parse_sacct_line(char *line, const char **job_id, const char **state)
+{
+    line[strcspn(line, "\r\n")] = '\0';
+    char *bar = strchr(line, '|');
+    if (!bar || bar == line || !bar[1] || strchr(bar + 1, '|'))
+        return -1;
+    *bar = '\0';
+    if (strspn(line, "0123456789_") != strlen(line))
+        return -1; /* "812.batch", "812.extern": a step of the job, not the job */
+    *job_id = line;
+    *state = bar + 1;
+    return 0;
+}
+
 /* Lower-cased needles: what Slurm's clients print when the controller is busy, restarting or
  * unreachable, as Snakemake's and Nextflow's executors have collected them. */
 static const char *const transient[] = {
