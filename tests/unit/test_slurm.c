@@ -146,6 +146,30 @@ static void test_squeue_bad_lines(void **state)
     }
 }
 
+/* sacct -n -P -X -o JobID,State: the job's line, never a step's. */
+static void test_sacct_lines(void **state)
+{
+    (void)state;
+    const char *id, *st;
+    char a[] = "812|CANCELLED by 1000\n";
+    assert_int_equal(slurm_parse_sacct_line(a, &id, &st), 0);
+    assert_string_equal(id, "812");
+    assert_string_equal(st, "CANCELLED by 1000");
+    assert_int_equal(slurm_state_class(st), SLURM_CANCELLED);
+    char b[] = "77_3|NODE_FAIL";
+    assert_int_equal(slurm_parse_sacct_line(b, &id, &st), 0);
+    assert_string_equal(id, "77_3");
+    assert_string_equal(st, "NODE_FAIL");
+    char step[] = "812.batch|COMPLETED", none[] = "", nostate[] = "812|", noid[] = "|FAILED",
+         extra[] = "812|FAILED|x", words[] = "Slurm accounting storage is disabled";
+    assert_int_equal(slurm_parse_sacct_line(step, &id, &st), -1);
+    assert_int_equal(slurm_parse_sacct_line(none, &id, &st), -1);
+    assert_int_equal(slurm_parse_sacct_line(nostate, &id, &st), -1);
+    assert_int_equal(slurm_parse_sacct_line(noid, &id, &st), -1);
+    assert_int_equal(slurm_parse_sacct_line(extra, &id, &st), -1);
+    assert_int_equal(slurm_parse_sacct_line(words, &id, &st), -1);
+}
+
 static void test_time_ms(void **state)
 {
     (void)state;
@@ -881,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_state_classes),
         cmocka_unit_test(test_squeue_lines),
         cmocka_unit_test(test_squeue_bad_lines),
+        cmocka_unit_test(test_sacct_lines),
         cmocka_unit_test(test_time_ms),
         cmocka_unit_test(test_error_transient),
         cmocka_unit_test(test_error_text),
