@@ -141,6 +141,7 @@ static int64_t now_ms(void)
 }
 
 static void tick_arm(struct slurm *x);
+static void poll_soon(struct slurm *x);
 
 /* ---- Slurm commands ---- */
 
@@ -356,6 +357,7 @@ static void job_end(struct sjob *j, const struct exec_result *r, bool in_queue)
         XGROW(x->ended_ids, x->ended_alloc, x->nended + 1);
         x->ended_ids[x->nended++] = id;
         x->lingering++;
+        poll_soon(x); /* to give its place back soon */
     }
     job_forget(j);
     x->base.env.ended(x->base.env.data, id, &res);
@@ -377,6 +379,15 @@ static void settle_later(struct sjob *j, enum exec_why why, bool permanent, cons
 }
 
 /* ---- submission ---- */
+
+/* Something changed that a poll should see soon (a job queued, a cancel sent). */
+static void poll_soon(struct slurm *x)
+{
+    int64_t soon = now_ms() + POLL_MIN_MS;
+    x->poll_ms = POLL_MIN_MS;
+    if (x->next_poll > soon)
+        x->next_poll = soon;
+}
 
 static void cancel_queue(struct slurm *x, const char *job_id)
 {
@@ -415,7 +426,7 @@ static void on_sbatch_done(struct cmd *c)
                 j->cancel_sent = true;
                 cancel_queue(x, j->job_id);
             }
-            x->poll_ms = POLL_MIN_MS;
+            poll_soon(x);
             return;
         }
     }
@@ -586,7 +597,7 @@ static void on_squeue_done(struct cmd *c)
     x->last_poll_ok = x->now;
     for (size_t i = 0; i < x->njobs; i++)
         x->jobs[i]->listed = false;
-    bool changed = false, waiting = false;
+    bool changed = false;
     int lingering = 0;
     int64_t *still = xcalloc(x->nended + 1, sizeof(*still));
     char *p = c->obuf.len ? c->obuf.buf : NULL;
@@ -630,8 +641,6 @@ static void on_squeue_done(struct cmd *c)
                 /* Slurm's times are whole seconds: a start never before the submission */
                 if (cls >= SLURM_RUNNING && l.start_ms)
                     j->start_ms = l.start_ms > j->queued_ms ? l.start_ms : j->queued_ms;
-                if (cls == SLURM_WAITING)
-                    waiting = true;
                 if (strcmp(j->state, l.state)) {
                     changed = true;
                     snprintf(j->state, sizeof(j->state), "%s", l.state);
@@ -674,8 +683,10 @@ static void on_squeue_done(struct cmd *c)
         x->base.env.room(x->base.env.data);
     }
     x->lingering = lingering;
-    /* Fast while jobs wait to start or change; slower while they only run. */
-    if (changed || waiting)
+    /* Fast while jobs are submitted or change; slower while nothing does, whether they run or
+     * wait (a queue that holds jobs for hours is asked every 10 s, not 4 times a second).
+     * Ends are seen in exit.json without a poll. */
+    if (changed)
         x->poll_ms = POLL_MIN_MS;
     else if ((x->poll_ms = x->poll_ms * 3 / 2) > POLL_MAX_MS)
         x->poll_ms = POLL_MAX_MS;
@@ -790,8 +801,7 @@ static void on_scancel_done(struct cmd *c)
     if (cmd_ok(c, &transient, msg, sizeof(msg)) || !transient) {
         /* "Invalid job id specified": it ended meanwhile, as the poll will say. */
         x->cancel_backoff_ms = 0;
-        x->poll_ms = POLL_MIN_MS;
-        x->next_poll = 0;
+        poll_soon(x);
         return;
     }
     for (size_t i = 0; i < c->nids; i++) {
@@ -1117,7 +1127,7 @@ static void slurm_cancel(struct executor *base, int64_t id)
     case P_SUBMITTED:
         j->cancel_sent = true;
         cancel_queue(x, j->job_id);
-        x->poll_ms = POLL_MIN_MS;
+        poll_soon(x);
         tick_arm(x);
         return;
     default:
