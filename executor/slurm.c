@@ -73,6 +73,7 @@ struct sjob {
     int tries;
     int64_t not_before;       /* P_RETRY */
     bool need_check;          /* P_RETRY: a poll must show no job of this name first */
+    int64_t failed_ms;        /* P_RETRY: when sbatch failed (that poll must start after it) */
     char *job_id;
     char state[32];           /* Slurm's last word, "" until a poll saw it */
     bool listed;              /* in the last poll */
@@ -100,6 +101,7 @@ struct cmd {
     bool exited, timed_out;
     void (*done)(struct cmd *c);
     int64_t attempt_id;       /* sbatch: whose */
+    int64_t started_ms;       /* when it was started: a listing says nothing of what came after */
     char **ids;               /* scancel: the job ids it cancels */
     size_t nids;
 };
@@ -239,6 +241,7 @@ static struct cmd *cmd_run(struct slurm *x, char *const *argv, char *const *envp
         return NULL;
     }
     c->open = 4;
+    c->started_ms = now_ms();
     uv_timer_init(x->loop, &c->timer);
     c->timer.data = c;
     uv_timer_start(&c->timer, on_cmd_timeout, CMD_TIMEOUT_MS, 0);
@@ -439,7 +442,8 @@ static void on_sbatch_done(struct cmd *c)
     j->tries++;
     j->phase = P_RETRY;
     j->need_check = true;
-    j->not_before = now_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+    j->failed_ms = now_ms();
+    j->not_before = j->failed_ms + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
     snprintf(j->state, sizeof(j->state), "%s", "");
     job_record(j, &(struct attempt_job){.state = "SUBMITTING", .reason = msg});
 }
@@ -661,6 +665,12 @@ static void on_squeue_done(struct cmd *c)
     for (size_t i = 0; i < n; i++) {
         struct sjob *j = snap[i];
         if (j->have_result)
+            continue;
+        /* A listing is of the moment squeue started: it cannot show a job queued after. */
+        bool before = c->started_ms > (j->phase == P_RETRY ? j->failed_ms : j->queued_ms);
+        if (j->listed && !slurm_state_ended(j->state))
+            j->missing_since = 0; /* seen again (a controller that was down, or slow) */
+        if (!j->listed && !before)
             continue;
         if (j->phase == P_RETRY && j->need_check && !j->listed) {
             j->need_check = false; /* the failed sbatch left no job: it may go again */
