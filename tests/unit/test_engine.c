@@ -1231,7 +1231,9 @@ static void test_executor_message_says_how_an_attempt_ended(void **state)
             {.step = "again", .n = 1, .signal = 15, .msg = OUTSIDE},
             {.step = "oom", .why = EXEC_OUT_OF_MEMORY, .msg = "(limit 16G, slurm job 7)"},
             {.step = "oom_bare", .why = EXEC_OUT_OF_MEMORY},
-            {.step = "limit", .why = EXEC_TIMED_OUT, .msg = "slurm's time limit ended job 7"});
+            {.step = "limit", .why = EXEC_TIMED_OUT, .msg = "slurm's time limit ended job 7"},
+            {.step = "limit_30m", .why = EXEC_TIMED_OUT,
+             .msg = "slurm's time limit of 30m ended job 7"});
     struct engine_opts o = {.parallel = 8};
     int64_t run = drive("pipeline: ends\n"
                         "steps:\n"
@@ -1239,7 +1241,9 @@ static void test_executor_message_says_how_an_attempt_ended(void **state)
                         "  again: {run: 'true', executor: slurm, retries: 1, retry_delay: 1ms}\n"
                         "  oom: {run: 'true', executor: slurm}\n"
                         "  oom_bare: {run: 'true'}\n"
-                        "  limit: {run: 'true', executor: slurm}\n",
+                        "  limit: {run: 'true', executor: slurm}\n"
+                        "  limit_30m: {run: 'true', executor: slurm, timeout: 2h,\n"
+                        "              slurm: {time: 30m}}\n",
                         &o);
     /* a signal with a message: the message, in place of "killed by signal 15" */
     assert_string_equal(step_says(run, "term"), "failed: " OUTSIDE);
@@ -1252,8 +1256,12 @@ static void test_executor_message_says_how_an_attempt_ended(void **state)
     assert_string_equal(attempts_of(run, "oom"), "1 failed");
     assert_string_equal(step_says(run, "oom_bare"), "failed: out of memory");
     /* a timeout sluice did not set: the executor says whose it was */
-    assert_string_equal(step_says(run, "limit"), "failed: timed out: slurm's time limit ended job 7");
+    assert_string_equal(step_says(run, "limit"),
+                        "failed: timed out: slurm's time limit ended job 7");
     assert_string_equal(attempts_of(run, "limit"), "1 timed_out");
+    /* nor one that it did set, when Slurm's shorter one (slurm: time) came first */
+    assert_string_equal(step_says(run, "limit_30m"),
+                        "failed: timed out: slurm's time limit of 30m ended job 7");
     assert_int_equal(W.status, RUN_FAILED);
 }
 
