@@ -39,7 +39,9 @@ struct exec_result {
     int64_t started_ms; /* when its process started, 0 when unknown (from exit.json) */
     char node[64];     /* the cluster node it ran on, "" when unknown or this machine */
     char msg[256];     /* for LOST, OUT_OF_MEMORY, START_FAILED: what happened; for an exit
-                        * or a signal, when set, who or what ended it (a cancel from outside) */
+                        * or a signal, when set, who or what ended it (a cancel from outside);
+                        * for TIMED_OUT, when set, whose limit it was if not the step's
+                        * timeout (a batch system's own time limit) */
 };
 
 /* Which attempt: what reports are keyed by and what is needed to find it again. */

@@ -322,8 +322,9 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
         astatus = "timed_out";
         char d[32];
         duration_format(s->spec->timeout_ms, d, sizeof(d));
-        why = s->spec->timeout_ms || !r->msg[0] ? xasprintf("timed out after %s", d)
-                                                : xasprintf("timed out: %s", r->msg);
+        /* The executor's word names a limit other than timeout: (Slurm's, which slurm: time
+         * may set shorter); without it, the step's own timeout stopped it. */
+        why = r->msg[0] ? xasprintf("timed out: %s", r->msg) : xasprintf("timed out after %s", d);
     } else if (r->why == EXEC_OUT_OF_MEMORY) {
         astatus = "failed";
         why = xasprintf("out of memory%s%s", r->msg[0] ? " " : "", r->msg);

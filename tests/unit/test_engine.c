@@ -8,6 +8,7 @@
 #include "executor/executor.h"
 #include "pipeline/load.h"
 #include "scheduler/engine.h"
+#include "util/fs.h"
 #include "util/strbuf.h"
 #include "scheduler/trigger.h"
 
@@ -19,15 +20,21 @@ struct script {
     int n;                               /* the attempt; 0: every attempt of the step */
     enum exec_why why;
     int exit;
-    const char *msg;                     /* for LOST, START_FAILED, start_fails */
+    int signal;
+    bool permanent;                      /* for START_FAILED */
+    const char *msg;                     /* for LOST, START_FAILED, start_fails; with an exit
+                                          * or a signal: who ended it */
     uint64_t after_ms;                   /* reported this long after its start */
     bool hold;                           /* runs until a cancel, or the test's hook ends it */
     const struct exec_result *on_cancel; /* how a cancel ends it; NULL: EXEC_CANCELLED */
     bool start_fails;                    /* start returns -1 with msg */
 };
 
+struct fake;
+
 /* An attempt the fake answers for, from its start (or adoption) until it reports its end. */
 struct fake_attempt {
+    struct fake *x;
     int64_t id;
     char step[32];
     int n;
@@ -46,6 +53,7 @@ struct fake {
     struct executor base; /* first, as executor.h requires */
     uv_loop_t *loop;
     uv_timer_t timer;     /* reports what is due */
+    uv_timer_t drain;     /* fake_drain's */
     struct fake_attempt live[16];
     size_t nlive;
     struct due due[32];
@@ -54,6 +62,7 @@ struct fake {
 
 /* A job as start saw it. */
 struct seen_job {
+    char exec[8];       /* the executor it was given to: "local", "slurm" */
     char step[32];
     int n;
     char cmd[64];       /* argv joined by spaces, or "sh: SCRIPT" */
@@ -69,7 +78,8 @@ static struct {
     const struct script *scripts;
     size_t nscripts;
     void (*hook)(struct fake_attempt *a); /* from the loop, once for each held attempt */
-    struct fake *fake;
+    struct fake *fake;    /* the fake named "local" */
+    struct fake *slurm;   /* the one named "slurm" */
     struct strbuf log;    /* "start a#1", "end a#1 exit 0", …, one a line */
     struct strbuf events; /* the listener's: "run running, a running, a succeeded, …" */
     struct seen_job jobs[16];
@@ -78,6 +88,9 @@ static struct {
     char adopted_status[16];
     int running, max_running;
     int capacity;           /* the fake's, 0: unbounded */
+    int slurm_capacity;     /* the "slurm" fake's, 0: unbounded */
+    int lingering;          /* jobs that ended and that its queue still shows: they count
+                             * against slurm_capacity until fake_drain, as in slurm.c */
     int64_t run;            /* the run being driven */
     enum run_status status; /* engine_result's, after drive */
     bool waiting;
@@ -148,7 +161,7 @@ static void unqueue(struct fake *x, int64_t id)
 static void fake_end(struct fake_attempt *a, enum exec_why why, int exit, uint64_t after_ms)
 {
     struct exec_result r = {.why = why, .exit = exit};
-    queue_due(W.fake, a->id, &r, after_ms, false);
+    queue_due(a->x, a->id, &r, after_ms, false);
 }
 
 static void describe(const struct exec_result *r, char *buf, size_t n)
@@ -202,25 +215,55 @@ static void take(struct fake *x, const struct exec_attempt *a)
     const struct script *sc = script_of(a->step, a->n);
     assert_true(x->nlive < sizeof(x->live) / sizeof(x->live[0]));
     struct fake_attempt *fa = &x->live[x->nlive++];
-    *fa = (struct fake_attempt){.id = a->id, .n = a->n, .sc = sc};
+    *fa = (struct fake_attempt){.x = x, .id = a->id, .n = a->n, .sc = sc};
     snprintf(fa->step, sizeof(fa->step), "%s", a->step);
     if (++W.running > W.max_running)
         W.max_running = W.running;
-    struct exec_result r = {.why = sc->why, .exit = sc->exit};
+    struct exec_result r = {
+        .why = sc->why, .exit = sc->exit, .signal = sc->signal, .permanent = sc->permanent};
     snprintf(r.msg, sizeof(r.msg), "%s", sc->msg ? sc->msg : "");
     queue_due(x, a->id, &r, sc->after_ms, sc->hold);
 }
 
-static struct executor *fake_create(const struct exec_env *env, struct err *e)
+static struct fake *fake_new(const struct exec_env *env)
 {
-    (void)e;
     struct fake *x = calloc(1, sizeof(*x));
     x->base.env = *env;
     x->loop = env->loop;
     uv_timer_init(x->loop, &x->timer);
     x->timer.data = x;
-    W.fake = x;
-    return &x->base;
+    uv_timer_init(x->loop, &x->drain);
+    x->drain.data = x;
+    return x;
+}
+
+static struct executor *fake_create(const struct exec_env *env, struct err *e)
+{
+    (void)e;
+    W.fake = fake_new(env);
+    return &W.fake->base;
+}
+
+static struct executor *fake_slurm_create(const struct exec_env *env, struct err *e)
+{
+    (void)e;
+    W.slurm = fake_new(env);
+    return &W.slurm->base;
+}
+
+static void on_drained(uv_timer_t *t)
+{
+    struct fake *x = t->data;
+    strbuf_addf(&W.log, "room %s\n", x->base.ops->name);
+    W.lingering = 0;
+    x->base.env.room(x->base.env.data);
+}
+
+/* after_ms from now, the jobs that lingered in the queue are gone: the fake has room again
+ * without an attempt having ended, and tells the engine so from the loop (slurm.c's poll). */
+static void fake_drain(struct fake *x, uint64_t after_ms)
+{
+    uv_timer_start(&x->drain, on_drained, after_ms, 0);
 }
 
 static int fake_prepare(struct executor *base, const struct exec_attempt *a, struct err *e)
@@ -237,6 +280,7 @@ static int fake_start(struct executor *base, const struct exec_job *job, struct 
     log_call("start", job->a.step, job->a.n, NULL);
     assert_true(W.njobs < sizeof(W.jobs) / sizeof(W.jobs[0]));
     struct seen_job *j = &W.jobs[W.njobs++];
+    snprintf(j->exec, sizeof(j->exec), "%s", base->ops->name);
     snprintf(j->step, sizeof(j->step), "%s", job->a.step);
     j->n = job->a.n;
     j->timeout_ms = job->timeout_ms;
@@ -283,17 +327,28 @@ static int fake_capacity(struct executor *base)
     return W.capacity ? W.capacity : INT32_MAX;
 }
 
+static int fake_slurm_capacity(struct executor *base)
+{
+    (void)base;
+    int cap = W.slurm_capacity ? W.slurm_capacity : INT32_MAX;
+    return cap > W.lingering ? cap - W.lingering : 0;
+}
+
 static void fake_close(struct executor *base)
 {
     struct fake *x = (struct fake *)base;
     assert_int_equal(x->ndue, 0); /* nothing may be owed once the engine stops */
     uv_close((uv_handle_t *)&x->timer, NULL);
+    uv_close((uv_handle_t *)&x->drain, NULL);
 }
 
 static void fake_free(struct executor *base)
 {
+    if ((struct fake *)base == W.fake)
+        W.fake = NULL;
+    else
+        W.slurm = NULL;
     free(base);
-    W.fake = NULL;
 }
 
 static bool fake_alive(const struct attempt_row *row)
@@ -311,6 +366,22 @@ static const struct executor_ops fake_ops = {
     .cancel = fake_cancel,
     .adopt = fake_adopt,
     .capacity = fake_capacity,
+    .close = fake_close,
+    .free = fake_free,
+    .alive = fake_alive,
+};
+
+/* Named "slurm", as a cluster's: its attempts take none of the run's slots, and
+ * W.slurm_capacity less W.lingering bounds them. */
+static const struct executor_ops fake_slurm_ops = {
+    .name = "slurm",
+    .remote = true,
+    .create = fake_slurm_create,
+    .prepare = fake_prepare,
+    .start = fake_start,
+    .cancel = fake_cancel,
+    .adopt = fake_adopt,
+    .capacity = fake_slurm_capacity,
     .close = fake_close,
     .free = fake_free,
     .alive = fake_alive,
@@ -403,7 +474,8 @@ static void drive_run(int64_t run, const struct engine_opts *o)
     assert_int_equal(engine_result(W.eng, run, &W.status, &W.waiting), 0);
     engine_free(W.eng);
     W.eng = NULL;
-    assert_null(W.fake); /* the engine freed its executor */
+    assert_null(W.fake); /* the engine freed its executors */
+    assert_null(W.slurm);
     assert_int_equal(W.running, 0);
 }
 
@@ -558,6 +630,193 @@ static void test_capacity_bounds_attempts_in_flight(void **state)
     assert_string_equal(fake_log("start end"),
                         "start a#1, end a#1 exit 0, start b#1, end b#1 exit 0, "
                         "start c#1, end c#1 exit 0, start d#1, end d#1 exit 0");
+    assert_int_equal(W.status, RUN_SUCCEEDED);
+}
+
+/* ---- a cluster's executor beside this machine's ---- */
+
+/* Which executor step's first attempt went to: the one start was called on, which must be the
+ * one its attempt row names; "" when it never started. */
+static const char *ran_on(int64_t run, const char *step)
+{
+    static char out[8];
+    out[0] = '\0';
+    for (size_t i = 0; i < W.njobs && !out[0]; i++)
+        if (!strcmp(W.jobs[i].step, step))
+            snprintf(out, sizeof(out), "%s", W.jobs[i].exec);
+    struct attempt_row *a;
+    size_t n;
+    OK(store_attempts_load(W.fx->st, step_id(W.fx->st, run, step), &a, &n, E));
+    if (n && strcmp(a[0].executor ? a[0].executor : "", out))
+        fail_msg("step '%s' was given to '%s' but its attempt says '%s'", step, out,
+                 a[0].executor ? a[0].executor : "");
+    attempt_rows_free(a, n);
+    return out;
+}
+
+/* In this order in the ready queue: l1, then three Slurm steps, then l2. */
+static const char *mixed_yaml = "pipeline: mixed\n"
+                                "steps:\n"
+                                "  l1: {run: 'true'}\n"
+                                "  s1: {run: 'true', executor: slurm}\n"
+                                "  s2: {run: 'true', executor: slurm}\n"
+                                "  s3: {run: 'true', executor: slurm}\n"
+                                "  l2: {run: 'true'}\n";
+
+static void test_slurm_steps_take_no_slots_and_wait_for_capacity(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "s1", .after_ms = 50}, {.step = "s2", .after_ms = 100});
+    W.slurm_capacity = 2;
+    struct engine_opts o = {.parallel = 1};
+    int64_t run = drive(mixed_yaml, &o);
+    /* One slot, and still three at once: l1 in it, s1 and s2 on the cluster. l2 takes the slot
+     * l1 leaves, though s1 and s2 still run (they hold none of it); s3 waits for s1. */
+    assert_string_equal(fake_log("start end"),
+                        "start l1#1, start s1#1, start s2#1, end l1#1 exit 0, start l2#1, "
+                        "end l2#1 exit 0, end s1#1 exit 0, start s3#1, end s3#1 exit 0, "
+                        "end s2#1 exit 0");
+    assert_int_equal(W.max_running, 3);
+    assert_string_equal(ran_on(run, "l1"), "local");
+    assert_string_equal(ran_on(run, "s1"), "slurm");
+    assert_string_equal(ran_on(run, "s3"), "slurm");
+    assert_string_equal(ran_on(run, "l2"), "local");
+    assert_int_equal(W.status, RUN_SUCCEEDED);
+}
+
+/* Neither resource holds back the other's steps: at the head of the ready queue, a step waits
+ * for its own (s2 for the Slurm queue s1 fills, l2 for the slot l1 holds), and the steps of
+ * the other kind behind it start at once. */
+static void test_a_full_resource_does_not_hold_back_the_other(void **state)
+{
+    static const struct {
+        const char *slow, *yaml, *want;
+        int parallel, slurm_capacity;
+    } cases[] = {
+        {"s1",
+         "pipeline: hol\n"
+         "steps:\n"
+         "  s1: {run: 'true', executor: slurm}\n"
+         "  s2: {run: 'true', executor: slurm}\n"
+         "  l1: {run: 'true'}\n"
+         "  l2: {run: 'true'}\n",
+         "start s1#1, start l1#1, start l2#1, end l1#1 exit 0, end l2#1 exit 0, "
+         "end s1#1 exit 0, start s2#1, end s2#1 exit 0",
+         2, 1},
+        {"l1",
+         "pipeline: hol\n"
+         "steps:\n"
+         "  l1: {run: 'true'}\n"
+         "  l2: {run: 'true'}\n"
+         "  s1: {run: 'true', executor: slurm}\n"
+         "  s2: {run: 'true', executor: slurm}\n",
+         "start l1#1, start s1#1, start s2#1, end s1#1 exit 0, end s2#1 exit 0, "
+         "end l1#1 exit 0, start l2#1, end l2#1 exit 0",
+         1, 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        reset_world(*state);
+        const struct script slow = {.step = cases[k].slow, .after_ms = 50};
+        W.scripts = &slow;
+        W.nscripts = 1;
+        W.slurm_capacity = cases[k].slurm_capacity;
+        struct engine_opts o = {.parallel = cases[k].parallel};
+        drive(cases[k].yaml, &o);
+        assert_string_equal(fake_log("start end"), cases[k].want);
+        assert_int_equal(W.status, RUN_SUCCEEDED);
+    }
+}
+
+static void test_a_wide_step_is_not_overtaken_by_narrow_ones(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "a", .after_ms = 50});
+    struct engine_opts o = {.parallel = 2};
+    drive("pipeline: wide\n"
+          "steps:\n"
+          "  a: {run: 'true'}\n"
+          "  wide: {run: 'true', resources: {cpus: 2}}\n"
+          "  n1: {run: 'true'}\n"
+          "  n2: {run: 'true'}\n"
+          "  s1: {run: 'true', executor: slurm}\n",
+          &o);
+    /* wide needs both slots: n1 and n2 would fit beside a, but they wait behind wide, which
+     * starts once a has ended; s1, needing no slot, does not wait */
+    assert_string_equal(fake_log("start end"),
+                        "start a#1, start s1#1, end s1#1 exit 0, end a#1 exit 0, start wide#1, "
+                        "end wide#1 exit 0, start n1#1, start n2#1, end n1#1 exit 0, "
+                        "end n2#1 exit 0");
+    assert_int_equal(W.status, RUN_SUCCEEDED);
+}
+
+/* s1's hook: 20 ms on, the job that lingered leaves the queue; s1 ends at 50 ms. */
+static void drain_then_end(struct fake_attempt *a)
+{
+    fake_drain(a->x, 20);
+    fake_end(a, EXEC_EXITED, 0, 50);
+}
+
+static void test_room_starts_a_waiting_step_before_any_end(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "s1", .hold = true});
+    W.hook = drain_then_end;
+    W.slurm_capacity = 2;
+    W.lingering = 1; /* an ended job the queue still shows: room for one */
+    struct engine_opts o = {.parallel = 4};
+    drive("pipeline: room\n"
+          "steps:\n"
+          "  s1: {run: 'true', executor: slurm}\n"
+          "  s2: {run: 'true', executor: slurm}\n",
+          &o);
+    /* s2 starts when the executor says it has room, while s1 still runs */
+    assert_string_equal(fake_log("start end room"),
+                        "start s1#1, room slurm, start s2#1, end s2#1 exit 0, end s1#1 exit 0");
+    assert_int_equal(W.max_running, 2);
+    assert_int_equal(W.status, RUN_SUCCEEDED);
+}
+
+/* A held ingest's hook: write its output, as `sluice builtin ingest` would, and end it. */
+static void ingest_writes(struct fake_attempt *a)
+{
+    char dir[256], path[300];
+    snprintf(dir, sizeof(dir), "%s/runs/%lld/%s/%d/out", W.fx->home, (long long)W.run, a->step,
+             a->n);
+    OK(fs_mkdir_p(dir, 0755, E));
+    snprintf(path, sizeof(path), "%s/d.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("x\n1\n", f);
+    fclose(f);
+    fake_end(a, EXEC_EXITED, 0, 0);
+}
+
+static void test_executor_option_moves_command_steps_only(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "in", .hold = true});
+    W.hook = ingest_writes;
+    struct engine_opts o = {.parallel = 4, .executor = "slurm"};
+    int64_t run = drive("pipeline: moved\n"
+                        "steps:\n"
+                        "  cmd: {run: 'true'}\n"
+                        "  here: {run: 'true', executor: local}\n"
+                        "  in: {kind: ingest, source: d.csv, outputs: [d.csv]}\n",
+                        &o);
+    assert_string_equal(ran_on(run, "cmd"), "slurm");
+    assert_string_equal(ran_on(run, "here"), "local");
+    assert_string_equal(ran_on(run, "in"), "local"); /* a built-in stays with the engine */
+    assert_int_equal(W.status, RUN_SUCCEEDED);
+    /* without it, a step goes where its executor: says, else to this machine */
+    reset_world(*state);
+    struct engine_opts here = {.parallel = 4};
+    run = drive("pipeline: stays\n"
+                "steps:\n"
+                "  cmd: {run: 'true'}\n"
+                "  there: {run: 'true', executor: slurm}\n",
+                &here);
+    assert_string_equal(ran_on(run, "cmd"), "local");
+    assert_string_equal(ran_on(run, "there"), "slurm");
     assert_int_equal(W.status, RUN_SUCCEEDED);
 }
 
@@ -933,10 +1192,84 @@ static void test_fail_fast_after_a_failed_start(void **state)
     assert_int_equal(W.status, RUN_FAILED);
 }
 
+static void test_permanent_start_failure_is_not_retried(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "a", .why = EXEC_START_FAILED, .permanent = true,
+             .msg = "sbatch: invalid partition specified: gpu"},
+            {.step = "b", .why = EXEC_START_FAILED, .msg = "sbatch: socket timed out"});
+    struct engine_opts o = {.parallel = 2};
+    int64_t run = drive("pipeline: nostart\n"
+                        "steps:\n"
+                        "  a: {run: 'true', executor: slurm, retries: 3, retry_delay: 1ms}\n"
+                        "  b: {run: 'true', executor: slurm, retries: 1, retry_delay: 1ms}\n",
+                        &o);
+    assert_string_equal(fake_log("start end"),
+                        "start a#1, start b#1, end a#1 could not start, "
+                        "end b#1 could not start, start b#2, end b#2 could not start");
+    /* trying again cannot help: a fails after one attempt, its retries unused */
+    assert_string_equal(step_says(run, "a"),
+                        "failed: cannot start step: sbatch: invalid partition specified: gpu");
+    assert_string_equal(attempts_of(run, "a"), "1 failed");
+    assert_int_equal(step_tries(run, "a"), 1);
+    /* it might: b is retried */
+    assert_contains(trail(run, "b"),
+                    "cannot start step: sbatch: socket timed out; retry 1 of 1 in 1ms");
+    assert_string_equal(step_says(run, "b"), "failed: cannot start step: sbatch: socket timed out");
+    assert_string_equal(attempts_of(run, "b"), "1 failed, 2 failed");
+    assert_int_equal(W.status, RUN_FAILED);
+}
+
+/* ---- what an executor says of how an attempt ended ---- */
+
+#define OUTSIDE "cancelled outside sluice (slurm job 7)"
+
+static void test_executor_message_says_how_an_attempt_ended(void **state)
+{
+    (void)state;
+    SCRIPTS({.step = "term", .signal = 15, .msg = OUTSIDE},
+            {.step = "again", .n = 1, .signal = 15, .msg = OUTSIDE},
+            {.step = "oom", .why = EXEC_OUT_OF_MEMORY, .msg = "(limit 16G, slurm job 7)"},
+            {.step = "oom_bare", .why = EXEC_OUT_OF_MEMORY},
+            {.step = "limit", .why = EXEC_TIMED_OUT, .msg = "slurm's time limit ended job 7"},
+            {.step = "limit_30m", .why = EXEC_TIMED_OUT,
+             .msg = "slurm's time limit of 30m ended job 7"});
+    struct engine_opts o = {.parallel = 8};
+    int64_t run = drive("pipeline: ends\n"
+                        "steps:\n"
+                        "  term: {run: 'true', executor: slurm}\n"
+                        "  again: {run: 'true', executor: slurm, retries: 1, retry_delay: 1ms}\n"
+                        "  oom: {run: 'true', executor: slurm}\n"
+                        "  oom_bare: {run: 'true'}\n"
+                        "  limit: {run: 'true', executor: slurm}\n"
+                        "  limit_30m: {run: 'true', executor: slurm, timeout: 2h,\n"
+                        "              slurm: {time: 30m}}\n",
+                        &o);
+    /* a signal with a message: the message, in place of "killed by signal 15" */
+    assert_string_equal(step_says(run, "term"), "failed: " OUTSIDE);
+    assert_string_equal(attempts_of(run, "term"), "1 failed");
+    /* and a failure like any other: retried when the step has retries */
+    assert_contains(trail(run, "again"), OUTSIDE "; retry 1 of 1 in 1ms");
+    assert_string_equal(attempts_of(run, "again"), "1 failed, 2 succeeded");
+    assert_string_equal(step_says(run, "again"), "succeeded: succeeded on attempt 2");
+    assert_string_equal(step_says(run, "oom"), "failed: out of memory (limit 16G, slurm job 7)");
+    assert_string_equal(attempts_of(run, "oom"), "1 failed");
+    assert_string_equal(step_says(run, "oom_bare"), "failed: out of memory");
+    /* a timeout sluice did not set: the executor says whose it was */
+    assert_string_equal(step_says(run, "limit"),
+                        "failed: timed out: slurm's time limit ended job 7");
+    assert_string_equal(attempts_of(run, "limit"), "1 timed_out");
+    /* nor one that it did set, when Slurm's shorter one (slurm: time) came first */
+    assert_string_equal(step_says(run, "limit_30m"),
+                        "failed: timed out: slurm's time limit of 30m ended job 7");
+    assert_int_equal(W.status, RUN_FAILED);
+}
+
 int main(void)
 {
     (void)yaml_a;
     executor_register(&fake_ops);
+    executor_register(&fake_slurm_ops);
     alarm(30); /* a held attempt nobody ends would hang the loop: fail instead */
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_engine, teardown_engine)
@@ -961,6 +1294,13 @@ int main(void)
         T(test_adopt_never_started_runs_again_without_a_try),
         T(test_start_failed_fails_the_step),
         T(test_fail_fast_after_a_failed_start),
+        T(test_slurm_steps_take_no_slots_and_wait_for_capacity),
+        T(test_a_full_resource_does_not_hold_back_the_other),
+        T(test_a_wide_step_is_not_overtaken_by_narrow_ones),
+        T(test_room_starts_a_waiting_step_before_any_end),
+        T(test_executor_option_moves_command_steps_only),
+        T(test_permanent_start_failure_is_not_retried),
+        T(test_executor_message_says_how_an_attempt_ended),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
