@@ -34,8 +34,9 @@ struct exec_result {
     double cpu_s;      /* user + system time of its processes, 0 when unknown */
     long max_rss_kb;   /* the largest resident set among them, 0 when unknown */
     bool no_metrics;   /* a hint: the attempt left no metrics file (saves a look) */
-    bool permanent;    /* START_FAILED: trying again cannot help (a partition that does not
-                        * exist): the step fails without its retries */
+    bool permanent;    /* trying again cannot help or is not wanted (a partition that does
+                        * not exist; a job cancelled from outside sluice): the step fails
+                        * without its retries. START_FAILED, and a failure with a msg */
     int64_t started_ms; /* when its process started, 0 when unknown (from exit.json) */
     char node[64];     /* the cluster node it ran on, "" when unknown or this machine */
     char msg[256];     /* for LOST, OUT_OF_MEMORY, START_FAILED: what happened; for an exit

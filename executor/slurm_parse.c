@@ -277,6 +277,7 @@ static void limit_text(int64_t ms, char *buf, size_t n)
 static void stopped_outside(struct exec_result *r, const char *job_id, const char *what)
 {
     r->why = EXEC_EXITED;
+    r->permanent = true; /* someone meant it: a retry would undo their cancel */
     if (!r->signal && !r->exit)
         r->signal = SIGTERM;
     snprintf(r->msg, sizeof(r->msg), "%s (slurm job %s)", what, job_id ? job_id : "?");

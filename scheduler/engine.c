@@ -330,6 +330,7 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
         why = xasprintf("out of memory%s%s", r->msg[0] ? " " : "", r->msg);
     } else if ((r->signal || exit_code) && r->msg[0]) {
         astatus = "failed";
+        retryable = !r->permanent; /* a cancel from outside sluice is meant: not undone */
         why = xstrdup(r->msg); /* who or what ended it, e.g. a cancel from outside sluice */
     } else if (r->signal || exit_code) {
         astatus = "failed";

@@ -1227,8 +1227,9 @@ static void test_permanent_start_failure_is_not_retried(void **state)
 static void test_executor_message_says_how_an_attempt_ended(void **state)
 {
     (void)state;
-    SCRIPTS({.step = "term", .signal = 15, .msg = OUTSIDE},
-            {.step = "again", .n = 1, .signal = 15, .msg = OUTSIDE},
+    SCRIPTS({.step = "term", .signal = 15, .msg = OUTSIDE, .permanent = true},
+            {.step = "meant", .n = 1, .signal = 15, .msg = OUTSIDE, .permanent = true},
+            {.step = "again", .n = 1, .signal = 15, .msg = "stopped by a signal"},
             {.step = "oom", .why = EXEC_OUT_OF_MEMORY, .msg = "(limit 16G, slurm job 7)"},
             {.step = "oom_bare", .why = EXEC_OUT_OF_MEMORY},
             {.step = "limit", .why = EXEC_TIMED_OUT, .msg = "slurm's time limit ended job 7"},
@@ -1238,6 +1239,7 @@ static void test_executor_message_says_how_an_attempt_ended(void **state)
     int64_t run = drive("pipeline: ends\n"
                         "steps:\n"
                         "  term: {run: 'true', executor: slurm}\n"
+                        "  meant: {run: 'true', executor: slurm, retries: 1, retry_delay: 1ms}\n"
                         "  again: {run: 'true', executor: slurm, retries: 1, retry_delay: 1ms}\n"
                         "  oom: {run: 'true', executor: slurm}\n"
                         "  oom_bare: {run: 'true'}\n"
@@ -1248,8 +1250,11 @@ static void test_executor_message_says_how_an_attempt_ended(void **state)
     /* a signal with a message: the message, in place of "killed by signal 15" */
     assert_string_equal(step_says(run, "term"), "failed: " OUTSIDE);
     assert_string_equal(attempts_of(run, "term"), "1 failed");
-    /* and a failure like any other: retried when the step has retries */
-    assert_contains(trail(run, "again"), OUTSIDE "; retry 1 of 1 in 1ms");
+    /* a cancel from outside sluice was meant: not undone by a retry */
+    assert_string_equal(step_says(run, "meant"), "failed: " OUTSIDE);
+    assert_string_equal(attempts_of(run, "meant"), "1 failed");
+    /* another failure with a message is one like any other: retried when the step has retries */
+    assert_contains(trail(run, "again"), "stopped by a signal; retry 1 of 1 in 1ms");
     assert_string_equal(attempts_of(run, "again"), "1 failed, 2 succeeded");
     assert_string_equal(step_says(run, "again"), "succeeded: succeeded on attempt 2");
     assert_string_equal(step_says(run, "oom"), "failed: out of memory (limit 16G, slurm job 7)");

@@ -885,6 +885,12 @@ static void test_settle_messages(void **state)
 
     in = (struct slurm_end){.state = "CANCELLED by 1000", .job_id = "77"};
     assert_settles(&in, "exited signal 15: cancelled outside sluice (slurm job 77)");
+    struct exec_result r;
+    assert_true(slurm_settle(&in, &r));
+    assert_true(r.permanent); /* someone meant it: not retried */
+    in = (struct slurm_end){.state = "NODE_FAIL", .job_id = "77"};
+    assert_true(slurm_settle(&in, &r));
+    assert_false(r.permanent); /* lost: retried per the step's policy */
     in = (struct slurm_end){.state = "REVOKED", .job_id = "77"};
     assert_settles(&in, "lost: slurm job 77 ended REVOKED");
     in = (struct slurm_end){.state = "NODE_FAIL"};
