@@ -375,7 +375,7 @@ void step_attempt_ended(struct run_ctx *run, struct step_rt *s, const struct exe
     }
     if (ok) {
         /* After a retry the step's message still tells the failure that was retried. */
-        char *msg = s->attempt_n < 2 ? NULL
+        char *msg = s->attempts < 2 ? NULL
                     : s->note ? xasprintf("succeeded on attempt %d; %s", s->attempt_n, s->note)
                               : xasprintf("succeeded on attempt %d", s->attempt_n);
         run_set_step(run, s, STEP_SUCCEEDED, msg ? msg : s->note);
