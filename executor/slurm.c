@@ -398,6 +398,8 @@ static void cancel_queue(struct slurm *x, const char *job_id)
     x->cancel_ids[x->ncancel++] = xstrdup(job_id);
 }
 
+static void submit_queued(struct slurm *x);
+
 static void on_sbatch_done(struct cmd *c)
 {
     struct slurm *x = c->x;
@@ -405,6 +407,7 @@ static void on_sbatch_done(struct cmd *c)
     struct sjob *j = find(x, c->attempt_id);
     if (!j || x->closed)
         return;
+    x->now = now_ms();
     bool transient;
     char msg[256];
     if (cmd_ok(c, &transient, msg, sizeof(msg))) {
@@ -430,11 +433,13 @@ static void on_sbatch_done(struct cmd *c)
                 cancel_queue(x, j->job_id);
             }
             poll_soon(x);
+            submit_queued(x); /* the next one now, not at the next tick */
             return;
         }
     }
     if (!transient) {
         settle_later(j, EXEC_START_FAILED, true, "sbatch: %s", msg);
+        submit_queued(x);
         return;
     }
     /* Maybe it did submit (a timeout after the controller took it): a poll says. */
@@ -523,7 +528,8 @@ static void check_end(struct sjob *j, bool listed)
     }
     if (rc == 0 && file.node[0])
         aj.node = file.node;
-    if (rc == 0 && !j->start_ms && file.started_ms)
+    /* the shim's clock, to the millisecond, over squeue's whole seconds */
+    if (rc == 0 && file.started_ms)
         aj.started_at = file.started_ms > j->queued_ms ? file.started_ms : j->queued_ms;
     if (aj.state || aj.node || aj.started_at)
         job_record(j, &aj);

@@ -78,7 +78,7 @@ void slurm_script_write(struct strbuf *sb, const struct slurm_script *s);
  * settles it; false when it is better to wait: an exit.json that says the step was killed or
  * stopped while Slurm has not said why yet, or no exit.json at all where one is due (a shared
  * file system can be late to show it; the caller waits up to its exit-read timeout, then calls
- * again with late set, which always settles). */
+ * again with late set, which settles all but a job Slurm still lists as queued or running). */
 struct slurm_end {
     const struct exec_result *file;
     const char *state;

@@ -305,8 +305,9 @@ bool slurm_settle(const struct slurm_end *in, struct exec_result *r)
         r->why = EXEC_CANCELLED;
         return true;
     }
-    if (!ended && !in->late)
-        return false; /* Slurm will say why it was stopped (a time limit, memory) */
+    if (!ended && (!in->late || !file))
+        return false; /* Slurm will say why it was stopped (a time limit, memory); and a job
+                       * it lists as queued or running has not ended, however late */
     switch (in->state ? cls : SLURM_COMPLETED) {
     case SLURM_TIMEOUT: {
         char d[32];
