@@ -4,12 +4,12 @@
 # that submits the same N `sbatch --wrap true` one after the other (the same resources:
 # --cpus-per-task=1 and no --mem, as sluice passes for a step without `resources:`) and
 # waits until squeue lists none of them. Rounds alternate the two runners; the table gives
-# medians of the wall time, steps/s, submit→start latency percentiles pooled over the rounds,
-# and the squeue/sacct calls per minute (each counted by a wrapper first on PATH that logs the
+# medians over the rounds of the wall time, steps/s, submit→start latency percentiles (each
+# round's p50/p90/p99), and the squeue/sacct calls per minute (each counted by a wrapper first on PATH that logs the
 # call and execs the real command; sbatch and scancel likewise). Goal: sluice's squeue rate
 # does not grow with the job count (hence two sizes); target: sluice <= 1.2x the loop's wall
 # time. A benchmark reports; it does not assert (the cluster is shared and noisy).
-#   STEPS="200 50"   sizes, each run ROUNDS times by both runners (the first gives the ratio)
+#   STEPS="200 50"   sizes, each run ROUNDS times by both runners, each with its ratio
 #   ROUNDS=3         rounds per size
 #   MAX_JOBS=200     sluice run --max-jobs
 #   RUN_TIMEOUT=600  seconds one run may take (sluice gets SIGINT and cancels its jobs; the
@@ -20,7 +20,11 @@
 # Latency: for sluice from the store (attempts.queued_at, when sbatch answered → started_at,
 # ms); for both from the job-completion log (SubmitTime → StartTime, whole seconds, so the two
 # are compared on the same clock). "others" counts other users' jobs (e.g. tests running on the
-# same cluster) whose run overlapped a round's: rounds with others are noisier. Every job this
+# same cluster) whose run overlapped a round's: rounds with others are noisier. The wall time is
+# also cut where Slurm started the first job and ended the last: what comes before and after is
+# the runner's; the span between is the cluster's, and varies by itself (this node starts jobs
+# only on its scheduler passes, 2 or 4 a second, in phases that come and go whatever runs them:
+# a round in a 2/s phase takes ~30% longer, for the shell loop as for sluice). Every job this
 # script makes is named sluice-bench-PID-… (the loop) or sluice-TAG-… (sluice's own, TAG from
 # its --home); only those are ever cancelled, and only if a run is cut short.
 set -uo pipefail
@@ -268,12 +272,9 @@ def median_pcts(per_round, digits):
                     for p in (50, 90, 99))
 
 notes = []
-print()
-hdr = ("steps", "runner", "wall s", "steps/s", "submitted s", "latency store p50/p90/p99 s",
-       "jobcomp p50/p90/p99 s", "squeue/min", "sacct/min", "sbatch", "others", "busy")
-fmt = "{:>5}  {:<6}  {:>6}  {:>7}  {:>11}  {:>27}  {:>21}  {:>10}  {:>9}  {:>6}  {:>6}  {:>4}"
-print(fmt.format(*hdr))
+rows_out = []
 ratios = {}
+med = lambda v, d=1: f"{statistics.median(v):.{d}f}" if v else "n/a"
 for n in sorted({x["n"] for x in runs}, key=lambda k: -k):
     walls = {}
     whole = total = 0
@@ -283,12 +284,26 @@ for n in sorted({x["n"] for x in runs}, key=lambda k: -k):
             continue
         wall = statistics.median([(x["t1"] - x["t0"]) / 1000 for x in rs])
         walls[who] = wall
-        store_lat, jc_lat, subs, others = [], [], [], 0
+        store_lat, jc_lat, subs, first, span, after, rate, others = [], [], [], [], [], [], [], 0
         for x in rs:
             lo, hi = x["t0"] / 1000, x["t1"] / 1000
             where = f"{n} steps, round {x['r']}, {who}"
             jobs = [j for j in jc if j[1].startswith(x["prefix"])]
-            jc_lat.append([j[4] - j[3] for j in jobs if j[3] is not None and j[4] is not None])
+            ran = [j for j in jobs if j[4] is not None and j[5] is not None]
+            jc_lat.append([j[4] - j[3] for j in ran if j[3] is not None])
+            if ran:
+                # where the wall time went: before Slurm started the first job, Slurm's own
+                # span (first start to last end, whole seconds), after it ended the last one
+                s0, s1 = min(j[4] for j in ran), max(j[5] for j in ran)
+                first.append(s0 - lo)
+                span.append(s1 - s0)
+                after.append(hi - s1)
+                rate.append(len(ran) / max(s1 - s0, 1))
+                typical = statistics.median((y["t1"] - y["t0"]) / 1000 for y in runs if y["n"] == n)
+                if hi - lo > 1.15 * typical:
+                    notes.append(f"{where}: {hi - lo:.1f} s against a median of {typical:.1f} s: "
+                                 f"{s0 - lo:.1f} s to the first start, Slurm's span {s1 - s0:.0f} s "
+                                 f"({rate[-1]:.2f} starts/s), {hi - s1:.1f} s after the last end")
             o = sum(1 for j in jc if not any(j[1].startswith(p) for p in ours)
                     and j[4] is not None and j[5] is not None and j[4] <= hi + 1 and j[5] >= lo - 1)
             others += o
@@ -329,24 +344,43 @@ for n in sorted({x["n"] for x in runs}, key=lambda k: -k):
             if x["sbatch"] != n:
                 notes.append(f"{where}: {x['sbatch']} sbatch calls for {n} steps")
         mins = sum((x["t1"] - x["t0"]) for x in rs) / 60000
-        sq = sum(x["squeue"] for x in rs) / mins if mins else 0
-        sa = sum(x["sacct"] for x in rs) / mins if mins else 0
-        sb = "/".join(sorted({str(x["sbatch"]) for x in rs}))
         bs = [int(x["busy"]) for x in rs if x["busy"].isdigit()]
-        busy = f"{statistics.median(bs):.0f}%" if bs else "?"
-        print(fmt.format(n, who, f"{wall:.1f}", f"{n / wall:.2f}",
-                         f"{statistics.median(subs):.1f}" if subs else "n/a",
-                         median_pcts(store_lat, 2) if who == "sluice" else "-",
-                         median_pcts(jc_lat, 0), f"{sq:.0f}", f"{sa:.0f}", sb, others, busy))
+        rows_out.append(dict(
+            n=n, who=who, wall=f"{wall:.1f}", sps=f"{n / wall:.2f}", subs=med(subs),
+            first=med(first), span=med(span, 0), after=med(after), rate=med(rate, 2),
+            others=others, busy=f"{statistics.median(bs):.0f}%" if bs else "?",
+            store=median_pcts(store_lat, 2) if who == "sluice" else "-",
+            jcl=median_pcts(jc_lat, 0),
+            sq=f"{sum(x['squeue'] for x in rs) / mins:.0f}" if mins else "?",
+            sa=f"{sum(x['sacct'] for x in rs) / mins:.0f}" if mins else "?",
+            sb="/".join(sorted({str(x["sbatch"]) for x in rs}))))
     if "sluice" in walls and "loop" in walls:
         ratios[n] = walls["sluice"] / walls["loop"]
     if whole:
         notes.append(f"{n} steps: {whole} of {total} of sluice's started_at are squeue's StartTime "
                      "(whole seconds, or clamped to queued_at), the rest the shim's own clock")
 
+def table(cols):
+    w = [max(len(h), *(len(str(r[k])) for r in rows_out)) for h, k in cols]
+    print("  ".join(h.rjust(x) if i != 1 else h.ljust(x) for i, ((h, _), x) in enumerate(zip(cols, w))))
+    for r in rows_out:
+        print("  ".join(str(r[k]).rjust(x) if i != 1 else str(r[k]).ljust(x)
+                        for i, ((_, k), x) in enumerate(zip(cols, w))))
+print()
+table([("steps", "n"), ("runner", "who"), ("wall s", "wall"), ("steps/s", "sps"),
+       ("submitted s", "subs"), ("1st start s", "first"), ("slurm span s", "span"),
+       ("after end s", "after"), ("slurm starts/s", "rate"), ("others", "others"),
+       ("busy", "busy")])
+print()
+table([("steps", "n"), ("runner", "who"), ("latency store p50/p90/p99 s", "store"),
+       ("jobcomp p50/p90/p99 s", "jcl"), ("squeue/min", "sq"), ("sacct/min", "sa"),
+       ("sbatch/run", "sb")])
 print()
 print("wall: median of the rounds, from the runner's start to its end (sluice: its exit; the loop:")
 print("squeue lists none of its jobs); submitted: median time until the last job was submitted;")
+print("1st start, slurm span, after end: the wall time cut where Slurm started the first job and")
+print("ended the last (jobcomp, whole seconds): the runner's own cost is before and after, the span")
+print("is the cluster's (its starts/s: this node starts jobs only on its scheduler passes, 2 or 4/s);")
 print("latency submit->start: each round's percentiles, median over the rounds (store: sluice's own")
 print("record, ms; jobcomp: Slurm's, whole seconds); squeue/sacct per minute: all calls over the")
 print("runs' summed wall time (the loop polls every 0.25 s, its own choice); sbatch: calls per run;")
