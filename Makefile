@@ -5,7 +5,8 @@
 #   make demo       install what is missing, build, run the example pipeline
 #   make deps       install the Debian packages sluice needs (as root, or via sudo)
 #   make fuzz       build the libFuzzer target for the pipeline loader (clang)
-#   make bench      run the benchmarks under bench/
+#   make bench      run the benchmarks under bench/ (bench/slurm.sh skips, saying so, where no
+#                   Slurm cluster answers); make bench-slurm runs only that one
 #   make slurm-up   start a single-node Slurm cluster here for tests/slurm/ (root; installs
 #                   Debian's slurmctld, slurmd, munge when missing); make slurm-down stops it
 
@@ -53,7 +54,7 @@ REL_OBJ += $(GENERATED:%.c=$(REL)/%.o)
 ASAN_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 ASAN_LIB_OBJ += $(GENERATED:%.c=$(ASAN)/%.o)
 
-.PHONY: all test unit integration demo deps test-deps install fuzz fuzz-run bench clean slurm-up slurm-down
+.PHONY: all test unit integration demo deps test-deps install fuzz fuzz-run bench bench-slurm clean slurm-up slurm-down
 all: sluice
 
 sluice: $(REL_OBJ)
@@ -129,7 +130,12 @@ fuzz: build/fuzz/fuzz_load
 bench: sluice
 	bench/load.sh
 	bench/dispatch.sh
+	bench/slurm.sh
 	bench/web.sh
+
+# The Slurm executor against a plain sbatch loop, on the cluster of `make slurm-up`.
+bench-slurm: sluice
+	bench/slurm.sh
 
 clean:
 	rm -rf build sluice
