@@ -26,7 +26,7 @@
 # only on its scheduler passes, 2 or 4 a second, in phases that come and go whatever runs them:
 # a round in a 2/s phase takes ~30% longer, for the shell loop as for sluice). Every job this
 # script makes is named sluice-bench-PID-… (the loop) or sluice-TAG-… (sluice's own, TAG from
-# its --home); only those are ever cancelled, and only if a run is cut short.
+# its store's workspace id); only those are ever cancelled, and only if a run is cut short.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -155,8 +155,6 @@ gen() {
 # run_sluice N ROUND: prints "WALL_MS RC"; records the run in $RUNS
 run_sluice() {
     local n=$1 r=$2 home=$W/sluice-$1-$2 tag mark t0 t1 rc
-    tag=$(printf %s "$home" | sha256sum | cut -c1-8) # executor/slurm.c: the job-name tag
-    echo "sluice-$tag-" >>"$PREFIXES"
     mark=$(calls_mark)
     c0=$(cpu_ticks)
     t0=$(now_ms)
@@ -165,6 +163,9 @@ run_sluice() {
     rc=$?
     t1=$(now_ms)
     c1=$(cpu_ticks)
+    # executor/slurm.c names jobs sluice-TAG-ATTEMPT, TAG from the store's workspace id
+    tag=$(sqlite3 "$home/sluice.db" 'SELECT substr(id, 1, 12) FROM workspace' 2>/dev/null)
+    echo "sluice-$tag-" >>"$PREFIXES"
     [ "$rc" = 124 ] && echo "   sluice: no end after $RUN_TIMEOUT s: interrupted" >&2
     [ "$rc" = 0 ] || { echo "   sluice exited $rc:" >&2; tail -5 "$home.out" >&2; }
     printf 'sluice\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$r" "$t0" "$t1" "$rc" \
