@@ -99,7 +99,8 @@ struct cmd {
     int64_t status;
     int term_signal;
     bool exited, timed_out;
-    void (*done)(struct cmd *c);
+    void (*done)(struct cmd *c); /* not called once the executor has closed */
+    struct cmd **slot;        /* where the executor keeps it: cleared when it is done */
     int64_t attempt_id;       /* sbatch: whose */
     int64_t started_ms;       /* when it was started: a listing says nothing of what came after */
     char **ids;               /* scancel: the job ids it cancels */
@@ -152,8 +153,13 @@ static void on_cmd_closed(uv_handle_t *h)
     struct cmd *c = h->data;
     if (--c->open > 0)
         return;
-    if (c->done)
+    struct slurm *x = c->x;
+    if (c->slot)
+        *c->slot = NULL;
+    if (c->done && !x->closed) { /* after a close, nothing is reported */
+        x->now = now_ms();
         c->done(c);
+    }
     strbuf_release(&c->obuf);
     strbuf_release(&c->ebuf);
     for (size_t i = 0; i < c->nids; i++)
@@ -405,9 +411,8 @@ static void on_sbatch_done(struct cmd *c)
     struct slurm *x = c->x;
     x->submitting--;
     struct sjob *j = find(x, c->attempt_id);
-    if (!j || x->closed)
+    if (!j)
         return;
-    x->now = now_ms();
     bool transient;
     char msg[256];
     if (cmd_ok(c, &transient, msg, sizeof(msg))) {
@@ -580,10 +585,6 @@ static void sacct_start(struct slurm *x);
 static void on_squeue_done(struct cmd *c)
 {
     struct slurm *x = c->x;
-    x->squeue_cmd = NULL;
-    if (x->closed)
-        return;
-    x->now = now_ms();
     bool transient;
     char msg[256];
     if (!cmd_ok(c, &transient, msg, sizeof(msg))) {
@@ -722,10 +723,6 @@ static struct sjob *find_job_id(struct slurm *x, const char *job_id)
 static void on_sacct_done(struct cmd *c)
 {
     struct slurm *x = c->x;
-    x->sacct_cmd = NULL;
-    if (x->closed)
-        return;
-    x->now = now_ms();
     bool transient;
     char msg[256];
     if (!cmd_ok(c, &transient, msg, sizeof(msg))) {
@@ -766,8 +763,9 @@ static void sacct_start(struct slurm *x)
     size_t n = 0;
     for (size_t i = 0; i < x->njobs && n < SCANCEL_MAX; i++) {
         struct sjob *j = x->jobs[i];
+        /* only what a listing begun after its submission has missed (missing_since) */
         if (j->phase != P_SUBMITTED || j->listed || j->have_result || j->acct_asked ||
-            !j->job_id || j->file_since)
+            !j->job_id || j->file_since || !j->missing_since)
             continue;
         j->acct_asked = true;
         strbuf_addf(&ids, "%s%s", ids.len ? "," : "", j->job_id);
@@ -791,6 +789,7 @@ static void sacct_start(struct slurm *x)
     c->ids = asked;
     c->nids = n;
     x->sacct_cmd = c;
+    c->slot = &x->sacct_cmd;
 }
 
 static void poll_start(struct slurm *x)
@@ -798,6 +797,8 @@ static void poll_start(struct slurm *x)
     char *argv[] = {x->squeue, "--me", "-h", "-t", "all", "-o", SLURM_SQUEUE_FORMAT, NULL};
     struct err e = ERR_INIT;
     x->squeue_cmd = cmd_run(x, argv, x->cmd_env, on_squeue_done, &e);
+    if (x->squeue_cmd)
+        x->squeue_cmd->slot = &x->squeue_cmd;
     if (!x->squeue_cmd) {
         x->poll_backoff_ms = BACKOFF_MAX_MS;
         x->next_poll = x->now + BACKOFF_MAX_MS;
@@ -809,9 +810,6 @@ static void poll_start(struct slurm *x)
 static void on_scancel_done(struct cmd *c)
 {
     struct slurm *x = c->x;
-    x->scancel_cmd = NULL;
-    if (x->closed)
-        return;
     bool transient;
     char msg[256];
     if (cmd_ok(c, &transient, msg, sizeof(msg)) || !transient) {
@@ -853,6 +851,7 @@ static void cancel_flush(struct slurm *x)
     memmove(x->cancel_ids, x->cancel_ids + n, (x->ncancel - n) * sizeof(*x->cancel_ids));
     x->ncancel -= n;
     x->scancel_cmd = c;
+    c->slot = &x->scancel_cmd;
 }
 
 /* ---- the tick: exit files, submissions, cancels, polls ---- */

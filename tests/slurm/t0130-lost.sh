@@ -17,7 +17,8 @@ real_squeue=$(command -v squeue)
 cat >fakebin/squeue <<EOF
 #!/bin/sh
 [ -s "$TRASH/hide" ] || exec "$real_squeue" "\$@"
-"$real_squeue" "\$@" | grep -v "^\$(cat "$TRASH/hide")|"
+out=\$("$real_squeue" "\$@") || exit
+printf '%s\n' "\$out" | grep -v "^\$(cat "$TRASH/hide")|" || true
 EOF
 cat >fakebin/sacct <<'EOF'
 #!/bin/sh
