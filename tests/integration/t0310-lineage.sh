@@ -142,9 +142,11 @@ expect_success 'MODEL:VERSION is that version, in its own run; none deployed: th
     grep -Fx "  the newest version: none is deployed (churn-shadow:VERSION names another)" ls.txt
 '
 
+# Started here, not in the test's code: that runs in a subshell, where SERVER_PID would be lost
+# and stop_server would leave the server running.
+"$SLUICE" serve --port 0 >serve.out 2>serve.err &
+SERVER_PID=$!
 expect_success 'the API answers the same document; a source is not offered as a download' '
-    "$SLUICE" serve --port 0 >serve.out 2>serve.err &
-    SERVER_PID=$!
     wait_for serve.out 10 &&
     B=$(head -n 1 serve.out | sed -n "s|^serving \(http://127.0.0.1:[0-9]*\)/.*|\1|p") &&
     curl -sf --max-time 10 "$B/api/lineage/churn" >api.json &&
