@@ -64,14 +64,27 @@ int exec_result_read(const char *dir, struct exec_result *r, struct err *e)
     r->cpu_s = x.cpu_s;
     r->max_rss_kb = x.max_rss_kb;
     snprintf(r->node, sizeof(r->node), "%s", x.node);
-    /* "2026-11-24T19:00:00.123Z" */
+    r->started_ms = exec_time_ms(x.started_at);
+    return 0;
+}
+
+int64_t exec_time_ms(const char *s)
+{
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    const char *rest = strptime(x.started_at, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest) {
-        time_t t = timegm(&tm);
-        int ms = rest[0] == '.' ? atoi(rest + 1) : 0;
-        r->started_ms = t > 0 ? (int64_t)t * 1000 + ms : 0;
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return 0;
+    int ms = 0;
+    if (rest[0] == '.' && rest[1] >= '0' && rest[1] <= '9' && rest[2] >= '0' && rest[2] <= '9' &&
+        rest[3] >= '0' && rest[3] <= '9') {
+        ms = (rest[1] - '0') * 100 + (rest[2] - '0') * 10 + (rest[3] - '0');
+        rest += 4;
     }
-    return 0;
+    if (rest[0] == 'Z')
+        rest++;
+    if (*rest)
+        return 0;
+    time_t t = timegm(&tm);
+    return t > 0 ? (int64_t)t * 1000 + ms : 0;
 }

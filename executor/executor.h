@@ -139,5 +139,8 @@ void executor_register(const struct executor_ops *ops);
  * attempt ran): 0; 1 when there is none (it has not ended, or its shim died first); -1 with e
  * set when it cannot be read or is malformed. */
 int exec_result_read(const char *dir, struct exec_result *r, struct err *e);
+/* A UTC time as exit.json and Slurm (under TZ=UTC) write it, "2026-11-24T19:00:00" with an
+ * optional ".123" and "Z", in ms since the epoch; 0 for anything else ("N/A", "Unknown"). */
+int64_t exec_time_ms(const char *s);
 
 #endif

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "executor/executor.h"
+#include "executor/slurm_cmd.h"
 #include "executor/slurm_int.h"
 #include "pipeline/duration.h"
 #include "pipeline/spec.h"
@@ -88,25 +89,6 @@ struct sjob {
     struct exec_result result;
 };
 
-/* A Slurm command under uv_spawn, its output gathered, killed after CMD_TIMEOUT_MS. */
-struct cmd {
-    struct slurm *x;
-    uv_process_t proc;
-    uv_pipe_t out, err;
-    uv_timer_t timer;
-    struct strbuf obuf, ebuf;
-    int open;                 /* handles not yet closed */
-    int64_t status;
-    int term_signal;
-    bool exited, timed_out;
-    void (*done)(struct cmd *c); /* not called once the executor has closed */
-    struct cmd **slot;        /* where the executor keeps it: cleared when it is done */
-    int64_t attempt_id;       /* sbatch: whose */
-    int64_t started_ms;       /* when it was started: a listing says nothing of what came after */
-    char **ids;               /* scancel: the job ids it cancels */
-    size_t nids;
-};
-
 struct slurm {
     struct executor base;
     uv_loop_t *loop;
@@ -136,141 +118,8 @@ struct slurm {
     int64_t now;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void tick_arm(struct slurm *x);
 static void poll_soon(struct slurm *x);
-
-/* ---- Slurm commands ---- */
-
-static void on_cmd_closed(uv_handle_t *h)
-{
-    struct cmd *c = h->data;
-    if (--c->open > 0)
-        return;
-    struct slurm *x = c->x;
-    if (c->slot)
-        *c->slot = NULL;
-    if (c->done && !x->closed) { /* after a close, nothing is reported */
-        x->now = now_ms();
-        c->done(c);
-    }
-    strbuf_release(&c->obuf);
-    strbuf_release(&c->ebuf);
-    for (size_t i = 0; i < c->nids; i++)
-        free(c->ids[i]);
-    free(c->ids);
-    free(c);
-}
-
-static void cmd_close(uv_handle_t *h)
-{
-    if (!uv_is_closing(h))
-        uv_close(h, on_cmd_closed);
-}
-
-static void on_cmd_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = xmalloc(suggested);
-    buf->len = suggested;
-}
-
-static void on_cmd_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct cmd *c = s->data;
-    if (n > 0)
-        strbuf_add(s == (uv_stream_t *)&c->out ? &c->obuf : &c->ebuf, buf->base, (size_t)n);
-    free(buf->base);
-    if (n < 0)
-        cmd_close((uv_handle_t *)s);
-}
-
-static void on_cmd_exit(uv_process_t *p, int64_t status, int term_signal)
-{
-    struct cmd *c = p->data;
-    c->exited = true;
-    c->status = status;
-    c->term_signal = term_signal;
-    uv_timer_stop(&c->timer);
-    cmd_close((uv_handle_t *)&c->timer);
-    cmd_close((uv_handle_t *)p);
-}
-
-static void on_cmd_timeout(uv_timer_t *t)
-{
-    struct cmd *c = t->data;
-    c->timed_out = true;
-    uv_process_kill(&c->proc, SIGKILL);
-}
-
-/* Run argv (argv[0] an absolute path) with envp; done(c) once it has exited and its output is
- * read. NULL with e set when it cannot be started. */
-static struct cmd *cmd_run(struct slurm *x, char *const *argv, char *const *envp,
-                           void (*done)(struct cmd *c), struct err *e)
-{
-    struct cmd *c = xcalloc(1, sizeof(*c));
-    c->x = x;
-    c->done = done;
-    strbuf_init(&c->obuf);
-    strbuf_init(&c->ebuf);
-    uv_pipe_init(x->loop, &c->out, 0);
-    uv_pipe_init(x->loop, &c->err, 0);
-    c->out.data = c->err.data = c->proc.data = c;
-    uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err},
-    };
-    uv_process_options_t o = {
-        .exit_cb = on_cmd_exit,
-        .file = argv[0],
-        .args = (char **)argv,
-        .env = (char **)envp,
-        .stdio_count = 3,
-        .stdio = stdio,
-    };
-    int rc = uv_spawn(x->loop, &c->proc, &o);
-    if (rc < 0) {
-        err_set(e, "cannot run '%s': %s", argv[0], uv_strerror(rc));
-        /* Its handles are freed once closed, on the next loop turn; nothing is reported. */
-        c->done = NULL;
-        c->open = 3;
-        uv_close((uv_handle_t *)&c->out, on_cmd_closed);
-        uv_close((uv_handle_t *)&c->err, on_cmd_closed);
-        uv_close((uv_handle_t *)&c->proc, on_cmd_closed);
-        return NULL;
-    }
-    c->open = 4;
-    c->started_ms = now_ms();
-    uv_timer_init(x->loop, &c->timer);
-    c->timer.data = c;
-    uv_timer_start(&c->timer, on_cmd_timeout, CMD_TIMEOUT_MS, 0);
-    uv_read_start((uv_stream_t *)&c->out, on_cmd_alloc, on_cmd_read);
-    uv_read_start((uv_stream_t *)&c->err, on_cmd_alloc, on_cmd_read);
-    return c;
-}
-
-/* Whether the command did its job; else *transient says whether it is worth another try. */
-static bool cmd_ok(const struct cmd *c, bool *transient, char *msg, size_t msgsz)
-{
-    *transient = false;
-    if (c->exited && !c->timed_out && c->status == 0 && !c->term_signal)
-        return true;
-    if (c->timed_out) {
-        *transient = true;
-        snprintf(msg, msgsz, "no answer after %ds", CMD_TIMEOUT_MS / 1000);
-        return false;
-    }
-    slurm_error_text(c->ebuf.len ? c->ebuf.buf : "", msg, msgsz);
-    *transient = c->term_signal || slurm_error_transient(c->ebuf.len ? c->ebuf.buf : "");
-    return false;
-}
 
 /* ---- attempts ---- */
 
@@ -392,7 +241,7 @@ static void settle_later(struct sjob *j, enum exec_why why, bool permanent, cons
 /* Something changed that a poll should see soon (a job queued, a cancel sent). */
 static void poll_soon(struct slurm *x)
 {
-    int64_t soon = now_ms() + POLL_MIN_MS;
+    int64_t soon = store_now_ms() + POLL_MIN_MS;
     x->poll_ms = POLL_MIN_MS;
     if (x->next_poll > soon)
         x->next_poll = soon;
@@ -408,14 +257,14 @@ static void submit_queued(struct slurm *x);
 
 static void on_sbatch_done(struct cmd *c)
 {
-    struct slurm *x = c->x;
+    struct slurm *x = c->data;
     x->submitting--;
     struct sjob *j = find(x, c->attempt_id);
     if (!j)
         return;
     bool transient;
     char msg[256];
-    if (cmd_ok(c, &transient, msg, sizeof(msg))) {
+    if (slurm_cmd_ok(c, &transient, msg, sizeof(msg))) {
         /* "JOBID" or "JOBID;CLUSTER" */
         char *out = c->obuf.len ? c->obuf.buf : "";
         out[strcspn(out, ";\n")] = '\0';
@@ -430,7 +279,7 @@ static void on_sbatch_done(struct cmd *c)
             strv_free(j->sbatch_argv);
             strv_free(j->envp);
             j->sbatch_argv = j->envp = NULL;
-            j->queued_ms = now_ms();
+            j->queued_ms = store_now_ms();
             job_record(j, &(struct attempt_job){.job_id = j->job_id, .state = "PENDING",
                                                  .queued_at = j->queued_ms});
             if (j->cancel_wanted && !j->cancel_sent) {
@@ -452,7 +301,7 @@ static void on_sbatch_done(struct cmd *c)
     j->tries++;
     j->phase = P_RETRY;
     j->need_check = true;
-    j->failed_ms = now_ms();
+    j->failed_ms = store_now_ms();
     j->not_before = j->failed_ms + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
     snprintf(j->state, sizeof(j->state), "%s", "");
     job_record(j, &(struct attempt_job){.state = "SUBMITTING", .reason = msg});
@@ -461,7 +310,8 @@ static void on_sbatch_done(struct cmd *c)
 static void submit(struct slurm *x, struct sjob *j)
 {
     struct err e = ERR_INIT;
-    struct cmd *c = cmd_run(x, j->sbatch_argv, j->envp, on_sbatch_done, &e);
+    struct cmd *c = slurm_cmd_run(x->loop, j->sbatch_argv, j->envp, CMD_TIMEOUT_MS,
+                          on_sbatch_done, x, &x->closed, &e);
     if (!c) {
         settle_later(j, EXEC_START_FAILED, false, "%s", e.msg);
         return;
@@ -584,10 +434,11 @@ static void sacct_start(struct slurm *x);
 
 static void on_squeue_done(struct cmd *c)
 {
-    struct slurm *x = c->x;
+    struct slurm *x = c->data;
+    x->now = store_now_ms();
     bool transient;
     char msg[256];
-    if (!cmd_ok(c, &transient, msg, sizeof(msg))) {
+    if (!slurm_cmd_ok(c, &transient, msg, sizeof(msg))) {
         /* The controller is down or busy: running jobs go on without it; so does the run. */
         if (!x->poll_fail_since)
             x->poll_fail_since = x->now;
@@ -722,10 +573,11 @@ static struct sjob *find_job_id(struct slurm *x, const char *job_id)
 
 static void on_sacct_done(struct cmd *c)
 {
-    struct slurm *x = c->x;
+    struct slurm *x = c->data;
+    x->now = store_now_ms();
     bool transient;
     char msg[256];
-    if (!cmd_ok(c, &transient, msg, sizeof(msg))) {
+    if (!slurm_cmd_ok(c, &transient, msg, sizeof(msg))) {
         if (strstr(c->ebuf.len ? c->ebuf.buf : "", "accounting storage is disabled"))
             x->accounting = 0; /* as on many clusters: exit.json alone says how jobs end */
         for (size_t i = 0; transient && i < c->nids; i++) {
@@ -778,7 +630,8 @@ static void sacct_start(struct slurm *x)
     }
     char *argv[] = {x->sacct, "-n", "-P", "-X", "-o", "JobID,State", "-j", ids.buf, NULL};
     struct err e = ERR_INIT;
-    struct cmd *c = cmd_run(x, argv, x->cmd_env, on_sacct_done, &e);
+    struct cmd *c = slurm_cmd_run(x->loop, argv, x->cmd_env, CMD_TIMEOUT_MS,
+                          on_sacct_done, x, &x->closed, &e);
     strbuf_release(&ids);
     if (!c) {
         for (size_t i = 0; i < n; i++)
@@ -796,7 +649,8 @@ static void poll_start(struct slurm *x)
 {
     char *argv[] = {x->squeue, "--me", "-h", "-t", "all", "-o", SLURM_SQUEUE_FORMAT, NULL};
     struct err e = ERR_INIT;
-    x->squeue_cmd = cmd_run(x, argv, x->cmd_env, on_squeue_done, &e);
+    x->squeue_cmd = slurm_cmd_run(x->loop, argv, x->cmd_env, CMD_TIMEOUT_MS,
+                          on_squeue_done, x, &x->closed, &e);
     if (x->squeue_cmd)
         x->squeue_cmd->slot = &x->squeue_cmd;
     if (!x->squeue_cmd) {
@@ -809,10 +663,10 @@ static void poll_start(struct slurm *x)
 
 static void on_scancel_done(struct cmd *c)
 {
-    struct slurm *x = c->x;
+    struct slurm *x = c->data;
     bool transient;
     char msg[256];
-    if (cmd_ok(c, &transient, msg, sizeof(msg)) || !transient) {
+    if (slurm_cmd_ok(c, &transient, msg, sizeof(msg)) || !transient) {
         /* "Invalid job id specified": it ended meanwhile, as the poll will say. */
         x->cancel_backoff_ms = 0;
         poll_soon(x);
@@ -826,7 +680,7 @@ static void on_scancel_done(struct cmd *c)
     x->cancel_backoff_ms = x->cancel_backoff_ms ? x->cancel_backoff_ms * 2 : 1000;
     if (x->cancel_backoff_ms > BACKOFF_MAX_MS)
         x->cancel_backoff_ms = BACKOFF_MAX_MS;
-    x->cancel_not_before = now_ms() + x->cancel_backoff_ms;
+    x->cancel_not_before = store_now_ms() + x->cancel_backoff_ms;
 }
 
 static void cancel_flush(struct slurm *x)
@@ -839,7 +693,8 @@ static void cancel_flush(struct slurm *x)
     for (size_t i = 0; i < n; i++)
         argv[i + 1] = x->cancel_ids[i];
     struct err e = ERR_INIT;
-    struct cmd *c = cmd_run(x, argv, x->cmd_env, on_scancel_done, &e);
+    struct cmd *c = slurm_cmd_run(x->loop, argv, x->cmd_env, CMD_TIMEOUT_MS,
+                          on_scancel_done, x, &x->closed, &e);
     free(argv);
     if (!c) {
         x->cancel_not_before = x->now + BACKOFF_MAX_MS;
@@ -858,7 +713,8 @@ static void cancel_flush(struct slurm *x)
 
 static bool needs_poll(const struct sjob *j)
 {
-    return j->phase == P_SUBMITTED || j->phase == P_LOOKUP || (j->phase == P_RETRY && j->need_check);
+    return j->phase == P_SUBMITTED || j->phase == P_LOOKUP ||
+           (j->phase == P_RETRY && j->need_check);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -866,7 +722,7 @@ static void on_tick(uv_timer_t *t)
     struct slurm *x = t->data;
     if (x->closed)
         return;
-    x->now = now_ms();
+    x->now = store_now_ms();
     size_t n = x->njobs;
     struct sjob **snap = xcalloc(n + 1, sizeof(*snap));
     memcpy(snap, x->jobs, n * sizeof(*snap));

@@ -33,8 +33,8 @@ struct squeue_line {
 };
 /* Split line (NUL-terminated, modified in place). -1 when it is not such a line. */
 int slurm_parse_squeue_line(char *line, struct squeue_line *out);
-/* Slurm's "2026-12-02T14:03:05" (printed with TZ=UTC) in ms since the epoch; 0 for anything
- * else ("N/A", "Unknown"). */
+/* squeue's "2026-12-02T14:03:05" (printed with TZ=UTC), exactly, in ms since the epoch; 0 for
+ * anything else ("N/A", "Unknown"). */
 int64_t slurm_time_ms(const char *s);
 
 /* One line of `sacct -n -P -X -o JobID,State`: "812|CANCELLED by 1000" (modified in place).

@@ -46,13 +46,7 @@ bool slurm_state_ended(const char *state)
 
 int64_t slurm_time_ms(const char *s)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end || *end)
-        return 0;
-    time_t t = timegm(&tm);
-    return t > 0 ? (int64_t)t * 1000 : 0;
+    return strlen(s) == 19 ? exec_time_ms(s) : 0; /* whole seconds, no zone: squeue's */
 }
 
 int slurm_parse_squeue_line(char *line, struct squeue_line *out)
