@@ -58,3 +58,26 @@ slurm_wait_empty() {
     timeout 10 squeue -u "$(id -un)" -o '%i %j %T %r' 2>&1 | awk -v p="$1" 'NR == 1 || index($2, p) == 1' | head -20
     return 1
 }
+
+# slurm_workspace_prefix DB — the name prefix of a sluice workspace's jobs, sluice-ID- (ID: the
+# store's workspace id, as executor/slurm.c names them).
+slurm_workspace_prefix() {
+    echo "sluice-$(sqlite3 "$1" 'SELECT substr(id, 1, 12) FROM workspace')-"
+}
+
+# slurm_submitted_once DB RUN — every attempt of the run that has a job id was submitted exactly
+# once: one line per job name in the job-completion log, which gets it once the job has ended
+# (waited for, 20 s at most per attempt).
+slurm_submitted_once() {
+    local p id n
+    p=$(slurm_workspace_prefix "$1")
+    for id in $(sqlite3 "$1" "SELECT a.id FROM attempts a JOIN steps s ON s.id = a.step_id
+                              WHERE s.run_id = $2 AND a.job_id IS NOT NULL"); do
+        for _ in $(seq 100); do
+            n=$(slurm_jobcomp_count "$p$id")
+            [ "$n" -ge 1 ] && break
+            sleep 0.2
+        done
+        [ "$n" = 1 ] || { echo "attempt $id: $n jobs named $p$id"; return 1; }
+    done
+}

@@ -24,22 +24,8 @@ attempt_field() {
         WHERE s.run_id = $1 AND s.name = '$2' ORDER BY a.n DESC LIMIT 1"
 }
 # prefix: this workspace's job names (the store exists after the first run)
-prefix() { echo "sluice-$(db 'SELECT substr(id, 1, 12) FROM workspace')-"; }
-# submitted_once RUN: every attempt of the run that has a job id was submitted exactly once
-# (one line per job name in the job-completion log, which gets it once the job has ended)
-submitted_once() {
-    local p id n
-    p=$(prefix)
-    for id in $(db "SELECT a.id FROM attempts a JOIN steps s ON s.id = a.step_id
-                    WHERE s.run_id = $1 AND a.job_id IS NOT NULL"); do
-        for _ in $(seq 100); do
-            n=$(slurm_jobcomp_count "$p$id")
-            [ "$n" -ge 1 ] && break
-            sleep 0.2
-        done
-        [ "$n" = 1 ] || { echo "attempt $id: $n jobs named $p$id"; return 1; }
-    done
-}
+prefix() { slurm_workspace_prefix .sluice/sluice.db; }
+submitted_once() { slurm_submitted_once .sluice/sluice.db "$1"; }
 
 export PROBE=$TRASH/probe
 mkdir -p probe
